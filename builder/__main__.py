@@ -1,0 +1,49 @@
+"""``python -m builder``: a thin dispatcher over the subcommand modules in ``builder.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .commands import COMMANDS
+from .console import console
+from .errors import BuilderError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m builder",
+        description="Build, slim, verify and publish small TensorFlow Lite inference stacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        sub = subparsers.add_parser(
+            module.NAME, help=module.HELP, description=module.HELP.capitalize() + "."
+        )
+        module.configure_parser(sub)
+        sub.set_defaults(execute=module.execute)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.execute(args))
+    except BuilderError as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        console.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/bold red]: nothing was written to the output")
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

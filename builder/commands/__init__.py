@@ -1,0 +1,11 @@
+"""Subcommands. Each module has NAME, HELP, ``configure_parser(parser)`` and ``execute(args)``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import build
+
+COMMANDS: list[ModuleType] = [
+    build,
+]

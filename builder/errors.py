@@ -1,0 +1,50 @@
+"""Errors a user can cause. Each is caught once, in ``__main__``, and printed as one line."""
+
+from __future__ import annotations
+
+
+class BuilderError(Exception):
+    """Base class for errors a user can cause; printed as one line."""
+
+    exit_code = 2
+
+
+class WheelError(BuilderError):
+    """A wheel is malformed, unsafe, or cannot be changed as asked."""
+
+
+class RecipeError(BuilderError):
+    """A recipe or manifest file is missing or invalid."""
+
+
+class CommandError(BuilderError):
+    """An external command failed or could not be started."""
+
+    def __init__(self, message: str, returncode: int | None = None, output: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.output = output
+
+
+class DownloadError(BuilderError):
+    """A download failed or did not match its expected hash."""
+
+
+class EnvironmentSetupError(BuilderError):
+    """An isolated environment could not be created or populated."""
+
+
+class VerificationError(BuilderError):
+    """Models could not be verified (as opposed to verified and failing)."""
+
+
+class UnsupportedPlatformError(BuilderError):
+    """The requested platform, interpreter or runtime is not supported here."""
+
+
+class BuildError(BuilderError):
+    """A source build failed."""
+
+
+class PublishError(BuilderError):
+    """Publishing to a package index failed."""
