@@ -95,7 +95,7 @@ class Wheel:
 
     @property
     def _dist_name(self) -> str:
-        return self._original_dist_info.rsplit("-", 1)[0]
+        return self._original_dist_info[: -len(".dist-info")].rsplit("-", 1)[0]
 
     @property
     def dist_info(self) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import build
+from . import build, verify
 
 COMMANDS: list[ModuleType] = [
+    verify,
     build,
 ]

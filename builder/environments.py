@@ -1,0 +1,81 @@
+"""Isolated Python environments: a venv per job, populated with pip from the running interpreter."""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+from .console import step
+from .errors import CommandError, EnvironmentSetupError
+from .runner import run
+
+PIP_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class Environment:
+    root: Path
+
+    @property
+    def python(self) -> Path:
+        if sys.platform == "win32":
+            return self.root / "Scripts" / "python.exe"
+        return self.root / "bin" / "python"
+
+    @property
+    def site_packages(self) -> Path:
+        """The purelib/platlib directory (the same one in a venv)."""
+        scheme_vars = {"base": str(self.root), "platbase": str(self.root)}
+        return Path(sysconfig.get_path("purelib", vars=scheme_vars))
+
+    def install(
+        self, requirements: list[str], *, no_index: bool = False, echo: bool = False
+    ) -> None:
+        """``pip install`` exactly these requirements (files or specs), binary wheels only."""
+        args = [*_pip(self), "install", "--no-input", "--only-binary", ":all:"]
+        if no_index:
+            args.append("--no-index")
+        try:
+            run([*args, *requirements], echo=echo, timeout=PIP_TIMEOUT)
+        except CommandError as exc:
+            raise EnvironmentSetupError(
+                f"cannot install {', '.join(_short(requirements))}: {_pip_reason(exc)}"
+            ) from None
+
+    def installed(self) -> dict[str, str]:
+        """Distribution name -> version of everything installed in the environment."""
+        result = run([*_pip(self), "list", "--format=freeze"], echo=False, log=False)
+        pairs = (line.split("==", 1) for line in result.output.splitlines() if "==" in line)
+        return {name.lower(): version for name, version in pairs}
+
+
+def create_environment(root: Path) -> Environment:
+    """A fresh venv at ``root`` without pip of its own; pip runs from here with ``--python``."""
+    step(f"creating environment {root}")
+    try:
+        venv.EnvBuilder(clear=True, with_pip=False, symlinks=os.name != "nt").create(root)
+    except (OSError, CommandError) as exc:
+        raise EnvironmentSetupError(
+            f"cannot create a virtual environment at {root}: {exc}"
+        ) from None
+    return Environment(root)
+
+
+def _pip(env: Environment) -> list[str]:
+    return [sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(env.python)]
+
+
+def _short(requirements: list[str]) -> list[str]:
+    return [Path(r).name if os.sep in r else r for r in requirements]
+
+
+def _pip_reason(exc: CommandError) -> str:
+    lines = [line.strip() for line in exc.output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("ERROR:"):
+            return line[len("ERROR:") :].strip()
+    return lines[-1] if lines else str(exc)

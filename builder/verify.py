@@ -1,0 +1,287 @@
+"""``verify``: install exactly the given wheels plus a runtime into a fresh environment and prove
+that every smoke model still produces its expected outputs.
+
+A model that fails is re-run on the unmodified ("reference") stack before anything is blamed on
+the wheels: if it fails there too, it is reported as unusable. The reference stack is the runtime
+with the stock version of each given wheel, plus the constraints its recipe knows about (for
+example ``numpy<2`` for tflite-runtime 2.14).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.tags import sys_tags
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from .arrays import RawArray, random_array, read_npz
+from .cache import scratch_dir
+from .console import step, warn
+from .environments import Environment, create_environment
+from .errors import UnsupportedPlatformError
+from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
+from .smoke import (
+    DEFAULT_TIMEOUT,
+    PASS,
+    UNUSABLE,
+    ModelResult,
+    ModelRun,
+    SmokeModel,
+    check_run,
+    expected_outputs,
+    load_models,
+    run_model,
+    run_models,
+)
+from .tflite_model import ModelFormatError, read_model_info
+from .wheelfile import Wheel
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    runtime: str
+    wheels: tuple[str, ...]
+    installed: dict[str, str]
+    results: tuple[ModelResult, ...]
+    reference: tuple[str, ...] = ()
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and all(r.ok for r in self.results)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "runtime": self.runtime,
+            "wheels": list(self.wheels),
+            "installed": self.installed,
+            "reference_stack": list(self.reference),
+            "models": [r.to_dict() for r in self.results],
+            "seconds": round(self.seconds, 2),
+            "notes": list(self.notes),
+        }
+
+
+def check_host_can_run(wheel: Wheel) -> None:
+    """Refuse wheels this interpreter cannot install: they cannot be verified here."""
+    supported = set(sys_tags())
+    if not wheel.tags & supported:
+        tags = ", ".join(sorted(str(t) for t in wheel.tags))
+        raise UnsupportedPlatformError(
+            f"{wheel.filename} is for {tags}; this host is {host_platform()} with CPython "
+            f"{sys.version_info[0]}.{sys.version_info[1]}, so it cannot be verified here"
+        )
+
+
+def runtime_for(wheels: Sequence[Wheel], spec: str | None) -> tuple[Runtime, Wheel | None]:
+    """The runtime to verify with: a runtime wheel among ``wheels`` wins over ``--runtime``."""
+    for wheel in wheels:
+        recipe = runtime_for_distribution(wheel.name)
+        if recipe is not None:
+            if spec is not None and canonicalize_name(Requirement(spec).name) != recipe.name:
+                raise UnsupportedPlatformError(
+                    f"--runtime {spec} conflicts with the runtime wheel {wheel.filename}"
+                )
+            return Runtime(recipe, Requirement(f"{recipe.name}=={wheel.version}")), wheel
+    return resolve_runtime(spec), None
+
+
+def reference_requirements(
+    runtime: Runtime,
+    wheels: Sequence[Wheel],
+    reference_wheels: Sequence[Path] | None = None,
+) -> list[str]:
+    """What the unmodified stack installs: stock versions of the given wheels, the runtime and its
+    recipe's constraints (a stock pin that violates a constraint yields to the constraint)."""
+    if reference_wheels is not None:
+        given = [str(p) for p in reference_wheels]
+        names = {Wheel.open(p).name for p in reference_wheels}
+        runtime_req = [] if runtime.name in names else [str(runtime.requirement)]
+        return given + runtime_req
+    constraints = runtime.constraints()
+    requirements: list[str] = []
+    for wheel in wheels:
+        public = Version(wheel.version.public)
+        clashing = [c for c in constraints if canonicalize_name(c.requirement.name) == wheel.name]
+        if any(public not in c.requirement.specifier for c in clashing):
+            continue
+        # An unmodified wheel is its own reference; a relabelled one stands for PyPI's release.
+        stock = wheel.version.local is None
+        requirements.append(str(wheel.path) if stock else f"{wheel.name}=={public}")
+    if not any(runtime_for_distribution(w.name) for w in wheels):
+        requirements.append(str(runtime.requirement))
+    requirements += [str(c.requirement) for c in constraints]
+    return requirements
+
+
+def verify_wheels(
+    wheel_paths: Sequence[Path],
+    runtime: str | None = None,
+    models: Path | None = None,
+    *,
+    reference_wheels: Sequence[Path] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> VerifyResult:
+    """Verify ``wheel_paths`` with the smoke models (or the user's ``models``)."""
+    started = time.monotonic()
+    wheels = [Wheel.open(Path(p)) for p in wheel_paths]
+    for wheel in wheels:
+        check_host_can_run(wheel)
+    chosen, runtime_wheel = runtime_for(wheels, runtime)
+    suite = load_models(models)
+    step(f"verifying {', '.join(w.filename for w in wheels)} with {chosen}")
+    precheck = {m.name: r for m in suite if (r := _precheck(m, chosen, runtime_wheel)) is not None}
+    runnable = [m for m in suite if m.name not in precheck]
+    with scratch_dir("verify") as tmp:
+        stock = reference_requirements(chosen, wheels, reference_wheels)
+        reference = _ReferenceStack(tmp / "reference", stock)
+        expected, inputs, unusable = _expectations(runnable, reference, chosen, timeout)
+        candidate = create_environment(tmp / "candidate")
+        requirements = [str(w.path) for w in wheels]
+        if runtime_wheel is None:
+            requirements.append(str(chosen.requirement))
+        candidate.install(requirements)
+        installed = candidate.installed()
+        to_run = [m for m in runnable if m.name not in unusable]
+        runs = run_models(candidate.python, to_run, timeout=timeout, inputs=inputs)
+        results = {**precheck, **unusable}
+        for model in to_run:
+            result = check_run(model, runs[model.name], expected[model.name])
+            if not result.ok:
+                result = _blame(model, result, reference, expected[model.name], inputs, timeout)
+            results[model.name] = result
+    ordered = tuple(results[m.name] for m in suite)
+    notes = _notes(chosen, runtime_wheel)
+    return VerifyResult(
+        runtime=str(chosen),
+        wheels=tuple(w.filename for w in wheels),
+        installed=installed,
+        results=ordered,
+        reference=tuple(reference.requirements) if reference.used else (),
+        seconds=time.monotonic() - started,
+        notes=notes,
+    )
+
+
+class _ReferenceStack:
+    """The unmodified stack, created on first use only (most verifications never need it)."""
+
+    def __init__(self, root: Path, requirements: list[str]) -> None:
+        self.root = root
+        self.requirements = requirements
+        self._env: Environment | None = None
+
+    @property
+    def used(self) -> bool:
+        return self._env is not None
+
+    @property
+    def python(self) -> Path:
+        if self._env is None:
+            step("creating the reference (unmodified) stack: " + " ".join(self._short()))
+            self._env = create_environment(self.root)
+            self._env.install(self.requirements)
+        return self._env.python
+
+    def _short(self) -> list[str]:
+        return [Path(r).name if "/" in r else r for r in self.requirements]
+
+
+def _precheck(
+    model: SmokeModel, runtime: Runtime, runtime_wheel: Wheel | None
+) -> ModelResult | None:
+    """Refuse up front what the model's own metadata says this runtime cannot run."""
+    try:
+        info = read_model_info(model.path)
+    except ModelFormatError as exc:
+        return ModelResult(model.name, UNUSABLE, str(exc))
+    version = runtime_wheel.version if runtime_wheel else runtime.pinned_version()
+    tf_version = runtime.tf_version(version) if version else None
+    if info.min_runtime_version and tf_version:
+        needed = Version(info.min_runtime_version)
+        if needed > tf_version:
+            return ModelResult(
+                model.name,
+                UNUSABLE,
+                f"model needs TensorFlow Lite runtime >= {needed} (min_runtime_version metadata);"
+                f" {runtime} implements TensorFlow {tf_version}",
+            )
+    return None
+
+
+def _expectations(
+    models: Sequence[SmokeModel], reference: _ReferenceStack, runtime: Runtime, timeout: float
+) -> tuple[dict[str, list[RawArray]], dict[str, list[RawArray]], dict[str, ModelResult]]:
+    """Expected outputs per model; models without them get them from the reference stack."""
+    expected: dict[str, list[RawArray]] = {}
+    inputs: dict[str, list[RawArray]] = {}
+    unusable: dict[str, ModelResult] = {}
+    for model in models:
+        if model.expected is not None:
+            expected[model.name] = expected_outputs(model)
+            continue
+        step(f"{model.name}: no expected outputs; computing them on the unmodified stack")
+        given = inputs[model.name] = _inputs_for(model, reference, timeout)
+        baseline = run_model(reference.python, model, inputs=given, timeout=timeout)
+        if baseline.status != PASS:
+            unusable[model.name] = _unusable(model, baseline)
+            continue
+        expected[model.name] = list(baseline.outputs[0])
+    return expected, inputs, unusable
+
+
+def _inputs_for(model: SmokeModel, reference: _ReferenceStack, timeout: float) -> list[RawArray]:
+    if model.inputs is not None:
+        return read_npz(model.inputs)
+    described = run_model(reference.python, model, describe=True, timeout=timeout)
+    if described.status != PASS:
+        return []
+    return [
+        random_array(str(d["dtype"]), tuple(d["shape"]), seed)  # type: ignore[arg-type]
+        for seed, d in enumerate(described.inputs)
+    ]
+
+
+def _blame(
+    model: SmokeModel,
+    result: ModelResult,
+    reference: _ReferenceStack,
+    expected: list[RawArray],
+    inputs: dict[str, list[RawArray]],
+    timeout: float,
+) -> ModelResult:
+    """A failing model is the wheels' fault only if the unmodified stack passes it."""
+    step(f"{model.name} failed; checking it on the unmodified stack")
+    baseline = run_model(reference.python, model, inputs=inputs.get(model.name), timeout=timeout)
+    judged = check_run(model, baseline, expected)
+    if judged.ok:
+        return result
+    return _unusable(model, baseline, judged.message)
+
+
+def _unusable(model: SmokeModel, run: ModelRun, message: str | None = None) -> ModelResult:
+    why = message or run.message
+    return ModelResult(model.name, UNUSABLE, f"fails on the unmodified stack too: {why}")
+
+
+def _notes(runtime: Runtime, runtime_wheel: Wheel | None) -> tuple[str, ...]:
+    version = runtime_wheel.version if runtime_wheel else runtime.pinned_version()
+    if version is not None and runtime.tf_version(version) is None:
+        return (
+            f"{runtime.name} {version}: its TensorFlow version is unknown, so models'"
+            " min_runtime_version metadata was not checked up front",
+        )
+    return ()
+
+
+def warn_notes(result: VerifyResult) -> None:
+    for note in result.notes:
+        warn(note)
