@@ -1,0 +1,75 @@
+"""Fetching released wheels from the package index (through pip, honouring the user's pip config),
+cached under ``~/.cache/tflite-edge-builder/wheels`` so a pinned wheel is downloaded only once."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.tags import sys_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from .cache import cache_dir, scratch_dir
+from .console import step
+from .errors import CommandError, DownloadError
+from .runner import run
+
+
+def download_wheel(requirement: str) -> Path:
+    """The best wheel for this interpreter matching ``requirement`` (``numpy==1.26.4``)."""
+    try:
+        req = Requirement(requirement)
+    except InvalidRequirement:
+        raise DownloadError(f"{requirement!r} is not a valid requirement") from None
+    cached = find_cached_wheel(req)
+    if cached is not None:
+        return cached
+    step(f"downloading {requirement}")
+    with scratch_dir("download") as tmp:
+        try:
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary",
+                    ":all:",
+                    "--disable-pip-version-check",
+                    "-d",
+                    tmp,
+                    str(req),
+                ],
+                echo=False,
+            )
+        except CommandError as exc:
+            raise DownloadError(f"cannot download {requirement}: {exc}") from None
+        wheels = sorted(tmp.glob("*.whl"))
+        if len(wheels) != 1:
+            raise DownloadError(f"pip download {requirement} produced no single wheel")
+        target = cache_dir("wheels") / wheels[0].name
+        shutil.move(str(wheels[0]), target)
+    return target
+
+
+def find_cached_wheel(req: Requirement) -> Path | None:
+    """A cached wheel for a pinned requirement, preferring the most specific supported tag."""
+    pinned = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+    if not pinned:
+        return None
+    priority = {tag: index for index, tag in enumerate(sys_tags())}
+    best: tuple[int, Path] | None = None
+    for path in cache_dir("wheels").glob("*.whl"):
+        try:
+            name, version, _, tags = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
+            continue
+        if name != canonicalize_name(req.name) or version not in req.specifier:
+            continue
+        ranks = [priority[t] for t in tags if t in priority]
+        if ranks and (best is None or min(ranks) < best[0]):
+            best = (min(ranks), path)
+    return best[1] if best else None
