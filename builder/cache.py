@@ -13,14 +13,18 @@ from pathlib import Path
 APP = "tflite-edge-builder"
 
 
-def cache_dir(*parts: str) -> Path:
-    """``$TFLITE_EDGE_BUILDER_CACHE`` or ``$XDG_CACHE_HOME/tflite-edge-builder`` (``~/.cache``)."""
+def cache_dir(*parts: str, create: bool = True) -> Path:
+    """``$TFLITE_EDGE_BUILDER_CACHE`` or ``$XDG_CACHE_HOME/tflite-edge-builder`` (``~/.cache``).
+
+    ``create=False`` only computes the path (for dry runs, which must not touch the disk).
+    """
     root = os.environ.get("TFLITE_EDGE_BUILDER_CACHE")
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         root = str(Path(xdg) / APP)
     path = Path(root, *parts)
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

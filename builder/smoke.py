@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .arrays import RawArray, compare, read_npz
+from .arrays import RawArray, compare, random_array, read_npz
 from .errors import CommandError, RecipeError, VerificationError
 from .recipes import load_toml, project_root
 from .runner import run
@@ -292,7 +292,7 @@ def check_run(
     model: SmokeModel,
     model_run: ModelRun,
     expected: Sequence[RawArray],
-    baseline: ModelRun | None = None,
+    baseline: tuple[tuple[RawArray, ...], ...] | None = None,
 ) -> ModelResult:
     """Judge a run against the expected outputs (and, if given, byte-compare with a baseline)."""
     if model_run.status != PASS:
@@ -313,15 +313,31 @@ def check_run(
                     model.name, WRONG_OUTPUT, message, worst, False, model_run.seconds
                 )
     if baseline is not None:
-        identical = baseline.outputs == model_run.outputs
-    message = "outputs identical to the baseline" if baseline and identical else "outputs match"
-    if baseline is not None and not identical:
+        identical = baseline == model_run.outputs
+    compared = baseline is not None
+    message = "outputs identical to the baseline" if compared and identical else "outputs match"
+    if compared and not identical:
         message = (
             f"outputs within tolerance but differ from the baseline (max abs error {worst:.3g})"
         )
     return ModelResult(
-        model.name, PASS, message, worst, identical if baseline else None, model_run.seconds
+        model.name, PASS, message, worst, identical if compared else None, model_run.seconds
     )
+
+
+def model_inputs(
+    python: Path, model: SmokeModel, timeout: float = DEFAULT_TIMEOUT
+) -> list[RawArray]:
+    """The model's stored inputs, or deterministic pseudo-random ones shaped as it asks."""
+    if model.inputs is not None:
+        return read_npz(model.inputs)
+    described = run_model(python, model, describe=True, timeout=timeout)
+    if described.status != PASS:
+        return []
+    return [
+        random_array(str(d["dtype"]), tuple(d["shape"]), seed)  # type: ignore[arg-type]
+        for seed, d in enumerate(described.inputs)
+    ]
 
 
 def expected_outputs(model: SmokeModel) -> list[RawArray]:

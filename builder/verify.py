@@ -20,7 +20,7 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from .arrays import RawArray, random_array, read_npz
+from .arrays import RawArray
 from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
@@ -36,6 +36,7 @@ from .smoke import (
     check_run,
     expected_outputs,
     load_models,
+    model_inputs,
     run_model,
     run_models,
 )
@@ -94,6 +95,21 @@ def runtime_for(wheels: Sequence[Wheel], spec: str | None) -> tuple[Runtime, Whe
     return resolve_runtime(spec), None
 
 
+def conflicts(runtime: Runtime, wheels: Sequence[Wheel]) -> list[str]:
+    """Why these wheels cannot work with this runtime, from the runtime recipe's constraints."""
+    version = runtime.pinned_version()
+    problems = []
+    for constraint in runtime.constraints(version):
+        name = canonicalize_name(constraint.requirement.name)
+        for wheel in wheels:
+            if wheel.name == name and wheel.version not in constraint.requirement.specifier:
+                problems.append(
+                    f"{wheel.filename} conflicts with {runtime}: it needs"
+                    f" {constraint.requirement} ({constraint.evidence})"
+                )
+    return problems
+
+
 def reference_requirements(
     runtime: Runtime,
     wheels: Sequence[Wheel],
@@ -129,6 +145,7 @@ def verify_wheels(
     *,
     reference_wheels: Sequence[Path] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    baseline: dict[str, tuple[tuple[RawArray, ...], ...]] | None = None,
 ) -> VerifyResult:
     """Verify ``wheel_paths`` with the smoke models (or the user's ``models``)."""
     started = time.monotonic()
@@ -154,7 +171,8 @@ def verify_wheels(
         runs = run_models(candidate.python, to_run, timeout=timeout, inputs=inputs)
         results = {**precheck, **unusable}
         for model in to_run:
-            result = check_run(model, runs[model.name], expected[model.name])
+            outputs = (baseline or {}).get(model.name)
+            result = check_run(model, runs[model.name], expected[model.name], outputs)
             if not result.ok:
                 result = _blame(model, result, reference, expected[model.name], inputs, timeout)
             results[model.name] = result
@@ -229,25 +247,13 @@ def _expectations(
             expected[model.name] = expected_outputs(model)
             continue
         step(f"{model.name}: no expected outputs; computing them on the unmodified stack")
-        given = inputs[model.name] = _inputs_for(model, reference, timeout)
+        given = inputs[model.name] = model_inputs(reference.python, model, timeout)
         baseline = run_model(reference.python, model, inputs=given, timeout=timeout)
         if baseline.status != PASS:
             unusable[model.name] = _unusable(model, baseline)
             continue
         expected[model.name] = list(baseline.outputs[0])
     return expected, inputs, unusable
-
-
-def _inputs_for(model: SmokeModel, reference: _ReferenceStack, timeout: float) -> list[RawArray]:
-    if model.inputs is not None:
-        return read_npz(model.inputs)
-    described = run_model(reference.python, model, describe=True, timeout=timeout)
-    if described.status != PASS:
-        return []
-    return [
-        random_array(str(d["dtype"]), tuple(d["shape"]), seed)  # type: ignore[arg-type]
-        for seed, d in enumerate(described.inputs)
-    ]
 
 
 def _blame(

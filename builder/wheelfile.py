@@ -98,6 +98,11 @@ class Wheel:
         return self._original_dist_info[: -len(".dist-info")].rsplit("-", 1)[0]
 
     @property
+    def dist_info_source(self) -> str:
+        """The ``.dist-info`` directory as named in the input wheel (members are read by it)."""
+        return self._original_dist_info
+
+    @property
     def dist_info(self) -> str:
         return f"{self._dist_name}-{self.version}.dist-info"
 

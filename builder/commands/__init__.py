@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import build, verify
+from . import build, slim, verify
 
 COMMANDS: list[ModuleType] = [
     verify,
+    slim,
     build,
 ]

@@ -1,0 +1,408 @@
+"""``slim``: make a wheel as small as inference allows, and prove it.
+
+Steps: prepare one environment with the stock wheel and the runtime; run the models on it (the
+baseline every candidate must reproduce byte for byte); apply the recipe's source edits and trace
+a run; then remove, by delta debugging over units, first everything the trace did not touch, then
+what was only loaded but never imported; strip ELF files where the result still passes; write the
+wheel with a local version label and verify it once more with a real ``pip install`` into a fresh
+environment. Nothing reaches the output directory before that final verification passes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import Version
+
+from . import __version__
+from .arrays import RawArray
+from .cache import atomic_copy, cache_dir, scratch_dir
+from .console import info, step, warn
+from .entry_points import prune_entry_points
+from .environments import Environment, create_environment
+from .errors import VerificationError
+from .minimize import Oracle, content_key, reduce_removals
+from .runtimes import Runtime
+from .slim_recipe import SlimRecipe, glob_match, load_slim_recipe
+from .smoke import (
+    DEFAULT_TIMEOUT,
+    PASS,
+    ModelRun,
+    SmokeModel,
+    check_run,
+    expected_outputs,
+    load_models,
+    model_inputs,
+    run_models,
+)
+from .strip import is_bundled_library, is_elf, strip_elf, strip_tool
+from .trace import TracedUse, group_units, linked_closure, traced_members
+from .verify import VerifyResult, check_host_can_run, conflicts, runtime_for, verify_wheels
+from .wheelfile import Wheel
+from .workspace import Workspace
+
+DEFAULT_BUDGET = 60
+LABEL = "slim"
+
+
+@dataclass(frozen=True)
+class SlimOptions:
+    runtime: str | None = None
+    models: Path | None = None
+    out_dir: Path = Path("dist")
+    keep: tuple[str, ...] = ()
+    budget: int = DEFAULT_BUDGET
+    timeout: float = DEFAULT_TIMEOUT
+    label: str = LABEL
+    strip: bool = True
+
+
+@dataclass
+class SlimResult:
+    input: Path
+    output: Path | None = None
+    runtime: str = ""
+    input_bytes: int = 0
+    output_bytes: int = 0
+    installed_before: int = 0
+    installed_after: int = 0
+    traced_members: int = 0
+    removed_units: dict[str, dict[str, int]] = field(default_factory=dict)
+    kept_units: int = 0
+    edits: list[str] = field(default_factory=list)
+    stripped: dict[str, list[int]] = field(default_factory=dict)
+    oracle_runs: int = 0
+    cache_hits: int = 0
+    oracle_log: list[dict[str, object]] = field(default_factory=list)
+    seconds: float = 0.0
+    verification: VerifyResult | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "input": str(self.input),
+            "output": str(self.output) if self.output else None,
+            "runtime": self.runtime,
+            "wheel_bytes": {"before": self.input_bytes, "after": self.output_bytes},
+            "installed_bytes": {"before": self.installed_before, "after": self.installed_after},
+            "traced_members": self.traced_members,
+            "removed_units": self.removed_units,
+            "kept_units": self.kept_units,
+            "source_edits": self.edits,
+            "stripped": {k: {"before": v[0], "after": v[1]} for k, v in self.stripped.items()},
+            "oracle": {"runs": self.oracle_runs, "cache_hits": self.cache_hits,
+                       "log": self.oracle_log},
+            "seconds": round(self.seconds, 1),
+            "verification": self.verification.to_dict() if self.verification else None,
+            "warnings": self.warnings,
+        }  # fmt: skip
+
+
+class _Search:
+    """The prepared environment plus everything the oracle needs to judge a candidate."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        models: Sequence[SmokeModel],
+        inputs: dict[str, list[RawArray]],
+        baseline: dict[str, ModelRun],
+        timeout: float,
+    ) -> None:
+        self.workspace = workspace
+        self.models = models
+        self.inputs = inputs
+        self.baseline = baseline
+        self.timeout = timeout
+
+    def passes(self, removed: frozenset[str], overrides: Mapping[str, bytes] | None = None) -> bool:
+        """The oracle: every model runs and reproduces the stock outputs exactly."""
+        self.workspace.apply(removed, overrides)
+        runs = self.run()
+        return all(
+            runs[m.name].status == PASS and runs[m.name].outputs == self.baseline[m.name].outputs
+            for m in self.models
+        )
+
+    def run(self, trace: bool = False) -> dict[str, ModelRun]:
+        return run_models(
+            self.workspace.env.python, self.models, timeout=self.timeout, trace=trace,
+            inputs=self.inputs,
+        )  # fmt: skip
+
+
+def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
+    """Slim ``wheel_path``; write the verified result into ``options.out_dir``."""
+    started = time.monotonic()
+    source = Wheel.open(Path(wheel_path))
+    check_host_can_run(source)
+    runtime, runtime_wheel = runtime_for([source], options.runtime)
+    clashes = conflicts(runtime, [source])
+    if clashes:
+        raise VerificationError(clashes[0])
+    recipe = load_slim_recipe(source.name, source.version)
+    models = load_models(options.models)
+    result = SlimResult(input=source.path, runtime=str(runtime))
+    result.input_bytes = source.path.stat().st_size
+    result.installed_before = source.installed_size()
+    step(f"slimming {source.filename} ({result.input_bytes:,} B) for {runtime}")
+    with scratch_dir("slim") as tmp:
+        env = _prepare(tmp, source, runtime, runtime_wheel)
+        members = [m for m in source.names() if not source.is_dist_info(m)]
+        workspace = Workspace(env, members, tmp / "stash")
+        search = _baseline(workspace, models, options.timeout, source)
+        edited = _apply_edits(workspace, source, recipe, result)
+        used = _trace(search, members, result)
+        removed = _minimise(search, recipe, members, used, options, result)
+        overrides = _strip(search, removed, options, recipe, result) if options.strip else {}
+        slim = _write_wheel(source, removed, {**edited, **overrides}, options.label, tmp / "out")
+        result.verification = _final_check(slim, runtime, source, search, options)
+        result.output = options.out_dir / slim.name
+        atomic_copy(slim, result.output)
+    result.output_bytes = result.output.stat().st_size
+    result.installed_after = Wheel.open(result.output).installed_size()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _prepare(
+    tmp: Path, source: Wheel, runtime: Runtime, runtime_wheel: Wheel | None
+) -> Environment:
+    env = create_environment(tmp / "env")
+    requirements = [str(source.path)]
+    if runtime_wheel is None:
+        requirements.append(str(runtime.requirement))
+    env.install(requirements)
+    return env
+
+
+def _baseline(
+    workspace: Workspace, models: Sequence[SmokeModel], timeout: float, source: Wheel
+) -> _Search:
+    """Run the models on the stock wheel: they must pass there before any search starts."""
+    step("baseline: running the models on the stock wheel")
+    python = workspace.env.python
+    inputs = {m.name: model_inputs(python, m, timeout) for m in models}
+    search = _Search(workspace, models, inputs, {}, timeout)
+    runs = search.run()
+    for model in models:
+        run = runs[model.name]
+        verdict = check_run(model, run, expected_outputs(model)) if model.expected else None
+        if run.status != PASS or (verdict is not None and not verdict.ok):
+            why = verdict.message if verdict is not None and run.status == PASS else run.message
+            raise VerificationError(
+                f"model {model.name} fails with the stock {source.filename}, so it cannot judge"
+                f" a slimmed one: {why}"
+            )
+    search.baseline = runs
+    return search
+
+
+def _apply_edits(
+    workspace: Workspace, source: Wheel, recipe: SlimRecipe, result: SlimResult
+) -> dict[str, bytes]:
+    """Apply the recipe's source edits to the workspace; return the edited members' bytes."""
+    edited: dict[str, str] = {}
+    for edit in recipe.edits:
+        text = edited.get(edit.file) or source.read_text(edit.file)
+        edited[edit.file] = edit.apply(text, source.filename)
+        result.edits.append(f"{edit.file}: {edit.why}")
+    data = {name: text.encode("utf-8") for name, text in edited.items()}
+    for name, content in data.items():
+        workspace.commit(name, content)
+    if data:
+        step(f"applied {len(recipe.edits)} source edits to {len(data)} files")
+    return data
+
+
+def _trace(search: _Search, members: list[str], result: SlimResult) -> TracedUse:
+    step("tracing what inference opens, imports and maps")
+    runs = search.run(trace=True)
+    used: set[str] = set()
+    loaded: set[str] = set()
+    for model in search.models:
+        run = runs[model.name]
+        if run.status != PASS or run.outputs != search.baseline[model.name].outputs:
+            raise VerificationError(
+                f"model {model.name} no longer reproduces the stock outputs after the recipe's"
+                f" source edits: {run.message}"
+            )
+        assert run.trace is not None
+        use = traced_members(run.trace, search.workspace.site, members)
+        used |= use.imported
+        loaded |= use.loaded
+    traced = TracedUse(frozenset(used), frozenset(loaded - used))
+    result.traced_members = len(traced.all)
+    info(f"    {len(traced.imported)} members imported, {len(traced.loaded)} only opened/mapped")
+    return traced
+
+
+def _minimise(
+    search: _Search,
+    recipe: SlimRecipe,
+    members: list[str],
+    used: TracedUse,
+    options: SlimOptions,
+    result: SlimResult,
+) -> frozenset[str]:
+    """Return the members to remove."""
+    kept = {m for m in members if recipe.is_kept(m) or any(glob_match(p, m) for p in options.keep)}
+    dropped = {m for m in members if recipe.is_dropped(m) and m not in kept}
+    wrongly = dropped & used.all
+    if wrongly:
+        warning = f"recipe drops {len(wrongly)} members that inference uses, e.g. {min(wrongly)}"
+        warn(warning + "; keeping them")
+        result.warnings.append(warning)
+        dropped -= wrongly
+    candidates = [m for m in members if m not in kept and m not in dropped]
+    units = group_units(candidates, recipe, used.all)
+    sizes = {u: sum(search.workspace.size(m) for m in names) for u, names in units.items()}
+
+    def members_of(removed_units: frozenset[str]) -> frozenset[str]:
+        return frozenset(dropped).union(*(units[u] for u in removed_units))
+
+    oracle = Oracle(
+        test=lambda removed: search.passes(members_of(removed)),
+        key=lambda removed: search.workspace.key(members_of(removed)),
+        budget=options.budget,
+        cache_file=_verdict_cache(search, options),
+        describe=lambda removed: (
+            f"removing {len(removed)} units, {sum(sizes[u] for u in removed):,} B"
+        ),
+        progress=info,
+    )
+    by_size = sorted(units, key=lambda u: (-sizes[u], u))
+    untraced = [u for u in by_size if not set(units[u]) & used.all]
+    linked = linked_closure(used.imported, search.workspace.read, members)
+    loaded_only = [u for u in by_size if set(units[u]) <= used.loaded - linked]
+    step(f"search: {len(untraced)} untraced units, then {len(loaded_only)} loaded-only units")
+    removed = reduce_removals(untraced, oracle, purpose="untraced")
+    removed = reduce_removals(loaded_only, oracle, removed, purpose="loaded")
+    result.removed_units = {
+        u: {"members": len(units[u]), "bytes": sizes[u]} for u in sorted(removed)
+    }
+    if dropped:
+        result.removed_units["(recipe drop list)"] = {
+            "members": len(dropped), "bytes": sum(search.workspace.size(m) for m in dropped)
+        }  # fmt: skip
+    result.kept_units = len(units) - len(removed)
+    _count(oracle, result)
+    return members_of(removed)
+
+
+def _strip(
+    search: _Search,
+    removed: frozenset[str],
+    options: SlimOptions,
+    recipe: SlimRecipe,
+    result: SlimResult,
+) -> dict[str, bytes]:
+    """Stripped replacements for kept ELF files, each group verified by the oracle."""
+    if not recipe.strip:
+        return {}
+    tool = strip_tool()
+    if tool is None:
+        warn("no `strip` on PATH: shared objects are left unstripped")
+        return {}
+    stripped: dict[str, bytes] = {}
+    for name in search.workspace.members:
+        if name in removed:
+            continue
+        data = search.workspace.read(name)
+        if is_elf(data):
+            smaller = strip_elf(data, tool)
+            if smaller is not None:
+                stripped[name] = smaller
+    if not stripped:
+        return {}
+
+    def overrides(names: frozenset[str]) -> dict[str, bytes]:
+        return {n: stripped[n] for n in names}
+
+    oracle = Oracle(
+        test=lambda names: search.passes(removed, overrides(names)),
+        key=lambda names: search.workspace.key(removed, overrides(names)),
+        budget=max(options.budget - result.oracle_runs, 1),
+        cache_file=_verdict_cache(search, options),
+        describe=lambda names: f"stripping {len(names)} shared objects",
+        progress=info,
+    )
+    # Extension modules first; libraries rewritten by auditwheel (pkg.libs/) after, on their own
+    # verdicts, because stripping a patchelf-ed library can break it.
+    order = sorted(stripped, key=lambda n: (is_bundled_library(n), n))
+    step(f"stripping {len(order)} ELF files, keeping each strip only if the models still pass")
+    accepted = reduce_removals(order, oracle, purpose="strip")
+    for name in sorted(accepted):
+        result.stripped[name] = [len(search.workspace.read(name)), len(stripped[name])]
+    _count(oracle, result)
+    return overrides(accepted)
+
+
+def _count(oracle: Oracle, result: SlimResult) -> None:
+    result.oracle_runs += oracle.stats.runs
+    result.cache_hits += oracle.stats.cache_hits
+    result.oracle_log += oracle.stats.log
+
+
+def _verdict_cache(search: _Search, options: SlimOptions) -> Path:
+    """Verdicts persist across runs, keyed by everything that decides them besides content."""
+    runtime = sorted(search.workspace.env.installed().items())
+    models = [f"{m.name}:{m.path.stat().st_size}:{m.invocations}" for m in search.models]
+    key = content_key([__version__, repr(runtime), *models, str(options.timeout)])
+    return cache_dir("verdicts") / f"{key[:32]}.json"
+
+
+def _write_wheel(
+    source: Wheel, removed: frozenset[str], replaced: dict[str, bytes], label: str, out: Path
+) -> Path:
+    wheel = Wheel.open(source.path)
+    wheel.remove(sorted(removed))
+    for name, data in sorted(replaced.items()):
+        if name not in removed:
+            wheel.replace(name, data)
+    prune_entry_points(wheel)
+    wheel.set_local_version(label)
+    return wheel.write(out)
+
+
+def _final_check(
+    slim: Path, runtime: Runtime, source: Wheel, search: _Search, options: SlimOptions
+) -> VerifyResult:
+    step(f"final check: pip install {slim.name} into a fresh environment")
+    result = verify_wheels(
+        [slim],
+        str(runtime.requirement) if runtime.name != source.name else None,
+        options.models,
+        reference_wheels=[source.path],
+        timeout=options.timeout,
+        baseline={name: run.outputs for name, run in search.baseline.items()},
+    )
+    if not result.ok:
+        failing = next(r for r in result.results if not r.ok)
+        raise VerificationError(
+            f"the slimmed wheel failed its final verification ({failing.model}: {failing.message});"
+            " nothing was written"
+        )
+    not_identical = [r.model for r in result.results if r.identical is False]
+    if not_identical:
+        raise VerificationError(
+            f"the slimmed wheel's outputs differ from the stock wheel's for"
+            f" {', '.join(not_identical)}; nothing was written"
+        )
+    return result
+
+
+def default_requirement(package: str, runtime: Runtime, version: str | None) -> str:
+    """``numpy==V``, or the newest release the runtime accepts (``numpy<2`` for tflite 2.14)."""
+    if version is not None:
+        Version(version)
+        return f"{package}=={version}"
+    specs = [
+        str(c.requirement.specifier)
+        for c in runtime.constraints()
+        if c.requirement.name == package and str(c.requirement.specifier)
+    ]
+    return package + ",".join(specs)
