@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
+from . import build_tflite_runtime
+
 NAME = "build"
 HELP = "build a wheel from source"
 
 # Each target module has NAME, HELP, configure_parser(parser) and execute(args).
-BUILD_TARGETS: list[ModuleType] = []
+BUILD_TARGETS: list[ModuleType] = [build_tflite_runtime]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

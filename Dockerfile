@@ -1,0 +1,37 @@
+# Linux tflite-runtime wheels, built in a manylinux image so that auditwheel can give them a
+# manylinux tag. The container runs the same command as a local build:
+#
+#   docker build -t tflite-edge-builder .
+#   docker run --rm -v "$PWD/dist:/src/dist" -v "$PWD/recipes:/src/recipes" \
+#       -v tflite-cache:/cache tflite-edge-builder \
+#       --platform linux_x86_64 --tf-version 2.16.1 --python 3.12 --out /src/dist
+#
+# Mounting recipes/ keeps the sha256 lock file that the first download writes (--allow-unpinned).
+# For linux_aarch64, build on an aarch64 host with
+#   --build-arg MANYLINUX_IMAGE=quay.io/pypa/manylinux_2_28_aarch64
+ARG MANYLINUX_IMAGE=quay.io/pypa/manylinux_2_28_x86_64
+ARG MANYLINUX_TAG=2025.03.22-1
+FROM ${MANYLINUX_IMAGE}:${MANYLINUX_TAG}
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# The builder runs on the image's CPython 3.11; --python picks the wheel's CPython, which the
+# builder finds in /opt/python/cpXY-cpXY. auditwheel comes with the image.
+ENV PATH=/opt/python/cp311-cp311/bin:$PATH \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TFLITE_EDGE_BUILDER_CACHE=/cache
+
+# CMake 3.x: TensorFlow's FetchContent dependencies still declare cmake_minimum_required < 3.5,
+# which CMake 4 refuses.
+RUN python -m pip install --no-cache-dir "cmake==3.31.10"
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY builder ./builder
+RUN python -m pip install --no-cache-dir -e .
+COPY recipes ./recipes
+COPY patches ./patches
+
+VOLUME ["/cache"]
+ENTRYPOINT ["python", "-m", "builder", "build", "tflite-runtime"]
+CMD ["--platform", "linux_x86_64", "--tf-version", "2.16.1", "--python", "3.12", "--out", "/src/dist"]

@@ -1,0 +1,93 @@
+"""``build tflite-runtime``: a tflite-runtime wheel through TensorFlow's official CMake script."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..console import console, info
+from ..errors import BuilderError
+from ..report import add_report_option, write_report
+from ..tflite_build import (
+    BuildRequest,
+    default_python,
+    execute_plan,
+    load_tflite_recipe,
+    make_plan,
+    render_plan,
+    render_summary,
+)
+
+NAME = "tflite-runtime"
+HELP = "build a tflite-runtime wheel with TensorFlow's CMake pip script and our patches"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tf-version", required=True, metavar="V", help="TensorFlow release")
+    parser.add_argument(
+        "--platform",
+        required=True,
+        choices=["win32", "win_amd64", "linux_x86_64", "linux_aarch64"],
+        help="target platform (settings in recipes/tflite-runtime.toml)",
+    )
+    parser.add_argument(
+        "--python", default=default_python(), metavar="X.Y", help="target CPython (default: this)"
+    )
+    parser.add_argument("--source", type=Path, metavar="DIR", help="use this TensorFlow tree")
+    parser.add_argument(
+        "--deps-dir",
+        type=Path,
+        metavar="DIR",
+        help="local copies of the CMake dependencies (DIR/<name>): build without network",
+    )
+    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR", help="wheel dir")
+    parser.add_argument("--jobs", type=int, metavar="N", help="parallel build jobs")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the full plan and touch nothing"
+    )
+    parser.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="allow a first, unverified source download and record its sha256 in the lock file",
+    )
+    parser.add_argument("--no-verify", action="store_true", help="do not run builder.verify")
+    parser.add_argument(
+        "--no-repair", action="store_true", help="Linux: keep the linux_* tag (no auditwheel)"
+    )
+    add_report_option(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise BuilderError("--jobs must be 1 or more")
+    request = BuildRequest(
+        tf_version=args.tf_version,
+        platform=args.platform,
+        python=args.python,
+        out=args.out,
+        source=args.source,
+        deps_dir=args.deps_dir,
+        dry_run=args.dry_run,
+        allow_unpinned=args.allow_unpinned,
+        verify=not args.no_verify,
+        repair=not args.no_repair,
+        jobs=args.jobs,
+    )
+    plan = make_plan(request, load_tflite_recipe())
+    _print(render_plan(plan))
+    if args.dry_run:
+        write_report(args.report, plan.to_dict())
+        return 0
+    try:
+        execute_plan(plan)
+    finally:
+        info("Steps:")
+        _print(render_summary(plan))
+        write_report(args.report, plan.to_dict())
+    info(f"wheel: {plan.wheel_path}")
+    return 0
+
+
+def _print(lines: list[str]) -> None:
+    for line in lines:
+        console.out(line, highlight=False)

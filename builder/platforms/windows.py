@@ -1,0 +1,59 @@
+"""Windows targets: MSVC through the Visual Studio generator, `-A Win32`/`-A x64`, `py -X.Y-NN`."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import UnsupportedPlatformError
+from . import CacheEntry, Platform
+
+OS = "windows"
+VENV_BIN = "Scripts"
+SCRIPT_SHELL = "bash"  # Git for Windows / MSYS2 bash runs the official script
+PYTHON_LIBS_PLACEHOLDER = "<base_prefix of the build Python>/libs"
+
+
+def build_problem(target: Platform) -> str | None:
+    if sys.platform != "win32":
+        return f"{target.name} wheels need MSVC on Windows; this host is {sys.platform}"
+    if shutil.which(SCRIPT_SHELL) is None:
+        return "the official script needs bash on PATH (Git for Windows or MSYS2)"
+    return None
+
+
+def interpreter(target: Platform, python: str) -> list[str]:
+    """``py -X.Y-32`` / ``py -X.Y-64``: the launcher picks the interpreter of the right bitness."""
+    if shutil.which("py") is None:
+        raise UnsupportedPlatformError("the Python launcher `py` is not on PATH")
+    return planned_interpreter(target, python)
+
+
+def planned_interpreter(target: Platform, python: str) -> list[str]:
+    arch = f"-{target.interpreter_arch}" if target.interpreter_arch else ""
+    return ["py", f"-{python}{arch}"]
+
+
+def environment(target: Platform) -> dict[str, str]:
+    if not target.generator_platform:
+        return {}
+    return {"TFLITE_CMAKE_GENERATOR_PLATFORM": target.generator_platform}
+
+
+def cache_entries(target: Platform, python_base_prefix: str | None) -> list[CacheEntry]:
+    """MSVC auto-links pythonXY.lib (pyconfig.h); the linker must be told where it lives."""
+    libs = str(Path(python_base_prefix) / "libs") if python_base_prefix else PYTHON_LIBS_PLACEHOLDER
+    return [CacheEntry("CMAKE_SHARED_LINKER_FLAGS", "STRING", f"/LIBPATH:{libs}")]
+
+
+def strip_note(target: Platform) -> str:
+    return "nothing to strip: MSVC Release links without /DEBUG, so the .pyd carries no debug info"
+
+
+def repair_command(target: Platform, wheel: Path, out_dir: Path) -> list[str] | None:
+    return None  # the module needs only the Python DLL and the MSVC runtime
+
+
+def final_platform_tag(target: Platform, repair: bool) -> str:
+    return target.wheel_platform

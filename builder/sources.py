@@ -1,0 +1,166 @@
+"""TensorFlow source archives: download once into the cache, verify by sha256, extract safely.
+
+A hash pinned in the recipe wins. Without one, the hash of the first download is recorded in
+``recipes/tflite-runtime.lock`` and every later download must match it. That first download is
+trust-on-first-use, so it happens only with an explicit ``allow_unpinned``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from .cache import atomic_path, atomic_write_text, cache_dir, sha256_file
+from .console import console, info, warn
+from .errors import DownloadError, RecipeError
+from .recipes import recipes_dir
+
+LOCK_NAME = "tflite-runtime.lock"
+CHUNK = 1 << 20
+TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class SourceArchive:
+    version: str
+    url: str
+    sha256: str | None  # pinned in the recipe, when known
+    root: str  # the single top-level directory inside the archive
+
+    @property
+    def filename(self) -> str:
+        return f"{self.root}.tar.gz"
+
+
+@dataclass(frozen=True)
+class Pin:
+    sha256: str | None
+    origin: str  # "recipe", "lock" or "none"
+    description: str
+
+
+def lock_path() -> Path:
+    return recipes_dir() / LOCK_NAME
+
+
+def load_lock(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RecipeError(f"{path}: unreadable lock file: {exc}") from None
+    sources = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(sources, dict):
+        raise RecipeError(f"{path}: lock file lacks a 'sources' table")
+    return sources
+
+
+def pin_for(archive: SourceArchive, lock_file: Path) -> Pin:
+    if archive.sha256:
+        return Pin(archive.sha256, "recipe", "sha256 pinned in recipes/tflite-runtime.toml")
+    entry = load_lock(lock_file).get(archive.url)
+    if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+        recorded = f"sha256 recorded in {lock_file.name} on first download"
+        return Pin(entry["sha256"], "lock", recorded)
+    return Pin(None, "none", f"not pinned: no sha256 in the recipe, no entry in {lock_file.name}")
+
+
+def fetch(archive: SourceArchive, lock_file: Path, allow_unpinned: bool) -> Path:
+    """Return the verified archive in the cache, downloading it if needed."""
+    pin = pin_for(archive, lock_file)
+    if pin.sha256 is None and not allow_unpinned:
+        raise DownloadError(
+            f"TensorFlow {archive.version} source is {pin.description}; refusing an unverified "
+            f"download. Pin sha256 in the recipe, or pass --allow-unpinned to record the hash of "
+            f"this first download in {lock_file} and verify every later download against it"
+        )
+    target = cache_dir("tflite-runtime", "downloads") / archive.filename
+    if not target.is_file():
+        download(archive.url, target)
+    actual = sha256_file(target)
+    if pin.sha256 is None:
+        record_lock(lock_file, archive, actual)
+        warn(f"{archive.filename} was not pinned; recorded sha256 {actual} in {lock_file}")
+    elif actual != pin.sha256:
+        target.unlink()
+        raise DownloadError(
+            f"{archive.filename}: sha256 {actual} does not match the {pin.origin} value "
+            f"{pin.sha256}; the cached copy was removed"
+        )
+    else:
+        info(f"verified {archive.filename}: {pin.description}")
+    return target
+
+
+def record_lock(lock_file: Path, archive: SourceArchive, sha256: str) -> None:
+    sources = load_lock(lock_file)
+    sources[archive.url] = {"version": archive.version, "sha256": sha256}
+    text = json.dumps({"sources": sources}, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(lock_file, text)
+
+
+def download(url: str, target: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, atomic_path(target) as tmp:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            _stream(response, tmp, total, target.name)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DownloadError(f"cannot download {url}: {reason}") from None
+
+
+def _stream(response: Any, tmp: Path, total: int | None, name: str) -> None:
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn())
+    with Progress(*columns, TransferSpeedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(f"downloading {name}", total=total)
+        with open(tmp, "wb") as out:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                out.write(block)
+                progress.advance(task, len(block))
+
+
+def extract(archive_path: Path, root: str, dest: Path) -> Path:
+    """Extract ``archive_path`` (whose top directory is ``root``) to ``dest``, replacing it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.parent / f".{dest.name}.extracting"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        with console.status(f"extracting {archive_path.name}"), tarfile.open(archive_path) as tar:
+            _safe_extract(tar, staging, archive_path.name)
+        extracted = staging / root
+        if not extracted.is_dir():
+            raise DownloadError(f"{archive_path.name}: no top-level directory {root}/")
+        shutil.rmtree(dest, ignore_errors=True)
+        extracted.rename(dest)
+    except tarfile.TarError as exc:
+        raise DownloadError(f"{archive_path.name}: not a readable tar archive: {exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def _safe_extract(tar: tarfile.TarFile, dest: Path, name: str) -> None:
+    if hasattr(tarfile, "data_filter"):  # 3.12+, and security releases of 3.9-3.11
+        try:
+            tar.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            raise DownloadError(f"{name}: unsafe member refused: {exc}") from None
+        return
+    members = []
+    for member in tar.getmembers():  # pragma: no cover - only on interpreters without filters
+        parts = Path(member.name).parts
+        if member.name.startswith("/") or ".." in parts or member.islnk() or member.issym():
+            raise DownloadError(f"{name}: unsafe member refused: {member.name}")
+        if member.isfile() or member.isdir():
+            members.append(member)
+    tar.extractall(dest, members=members)
