@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import build, slim, verify
+from . import build, index, publish, slim, verify
 
 COMMANDS: list[ModuleType] = [
     verify,
     slim,
     build,
+    publish,
+    index,
 ]

@@ -1,0 +1,284 @@
+"""Source distributions from the package index: find (PEP 691 JSON or PEP 503 HTML), download
+into the cache, check against the index's published sha256, and read or unpack them safely.
+
+The index is ``$PIP_INDEX_URL`` when set (a pypiserver or devpi mirror works), else PyPI.
+``pip download --no-binary`` is deliberately not used: for numpy it runs a full meson configure
+just to read the metadata (minutes), while fetching the file itself takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .cache import atomic_path, cache_dir, sha256_file
+from .console import step
+from .errors import DownloadError
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+TIMEOUT = 60
+CHUNK = 1 << 16
+SDIST_SUFFIX = ".tar.gz"
+
+
+@dataclass(frozen=True)
+class SdistLink:
+    """One sdist file listed on the index."""
+
+    project: str
+    version: Version
+    filename: str
+    url: str
+    sha256: str
+    requires_python: SpecifierSet
+    yanked: bool
+
+
+@dataclass(frozen=True)
+class Sdist:
+    """A downloaded sdist whose sha256 matched the index."""
+
+    project: str
+    version: Version
+    path: Path
+    sha256: str
+
+    @property
+    def root(self) -> str:
+        """The top-level directory inside the archive (``numpy-1.26.4``)."""
+        return self.path.name[: -len(SDIST_SUFFIX)]
+
+
+def index_url() -> str:
+    return (os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX).rstrip("/")
+
+
+def fetch_sdist(project: str, version: str | None = None) -> Sdist:
+    """Find ``project``'s sdist (``None``: the newest release for this Python) and download it."""
+    link = find_sdist(project, version)
+    return download_sdist(link)
+
+
+def find_sdist(project: str, version: str | None = None) -> SdistLink:
+    links = list_sdists(project)
+    if version is not None:
+        wanted = _parse_version(version)
+        for link in links:
+            if link.version == wanted:
+                return link
+        raise DownloadError(f"{project} {version}: no source distribution on {index_url()}")
+    python = ".".join(map(str, sys.version_info[:3]))
+    candidates = [
+        link
+        for link in links
+        if not link.version.is_prerelease and not link.yanked and python in link.requires_python
+    ]
+    if not candidates:
+        raise DownloadError(f"{project}: no release with an sdist for Python {python}")
+    return max(candidates, key=lambda link: link.version)
+
+
+def list_sdists(project: str) -> list[SdistLink]:
+    """Every ``.tar.gz`` sdist of ``project`` on the index that carries a sha256."""
+    name = canonicalize_name(project)
+    url = f"{index_url()}/{name}/"
+    body, content_type = _get(url, accept=f"{JSON_TYPE}, text/html;q=0.1")
+    if content_type.startswith(JSON_TYPE) or content_type.startswith("application/json"):
+        files = _files_from_json(body, url)
+    else:
+        files = _files_from_html(body.decode("utf-8", "replace"), url)
+    links = [link for f in files if (link := _sdist_link(name, f)) is not None]
+    if not links:
+        raise DownloadError(f"{url}: lists no {project} sdist with a sha256 digest")
+    return links
+
+
+def download_sdist(link: SdistLink) -> Sdist:
+    """The cached file when its hash still matches, else a fresh download (checked, atomic)."""
+    target = cache_dir("sdists") / link.filename
+    if target.is_file() and sha256_file(target) == link.sha256:
+        step(f"{link.filename}: cached, sha256 matches the index")
+    else:
+        step(f"downloading {link.filename} from {urllib.parse.urlsplit(link.url).netloc}")
+        with atomic_path(target) as tmp:
+            _download(link.url, tmp)
+            actual = sha256_file(tmp)
+            if actual != link.sha256:
+                raise DownloadError(
+                    f"{link.filename}: sha256 {actual} does not match the index's {link.sha256}"
+                )
+    return Sdist(link.project, link.version, target, link.sha256)
+
+
+def read_member(sdist: Sdist, relative: str) -> str | None:
+    """The text of ``<root>/<relative>`` inside the sdist, or None if it has no such file."""
+    try:
+        with tarfile.open(sdist.path, "r:gz") as tar:
+            try:
+                member = tar.getmember(f"{sdist.root}/{relative}")
+            except KeyError:
+                return None
+            stream = tar.extractfile(member)
+            return None if stream is None else stream.read().decode("utf-8")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DownloadError(f"{sdist.path.name}: unreadable archive: {exc}") from None
+
+
+def unpack_sdist(sdist: Sdist, dest: Path) -> Path:
+    """Extract the sdist below ``dest`` (refusing links and paths that escape) and return its root."""
+    try:
+        with tarfile.open(sdist.path, "r:gz") as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_tar_member(sdist, member)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, members=members, filter="data")
+            else:  # pragma: no cover - Pythons without PEP 706; members were checked above
+                tar.extractall(dest, members=members)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DownloadError(f"{sdist.path.name}: cannot unpack: {exc}") from None
+    root = dest / sdist.root
+    if not root.is_dir():
+        raise DownloadError(f"{sdist.path.name}: has no top-level directory {sdist.root}/")
+    return root
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _parse_version(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise DownloadError(f"{text!r} is not a valid version") from None
+
+
+def _get(url: str, accept: str) -> tuple[bytes, str]:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.read(), response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{url}: cannot connect: {reason}") from None
+
+
+def _download(url: str, target: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, open(target, "wb") as out:
+            shutil.copyfileobj(response, out, CHUNK)
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{url}: download failed: {reason}") from None
+
+
+def _files_from_json(body: bytes, url: str) -> list[dict[str, Any]]:
+    try:
+        files = json.loads(body)["files"]
+    except (ValueError, KeyError, TypeError):
+        raise DownloadError(f"{url}: not a PEP 691 project page") from None
+    if not isinstance(files, list):
+        raise DownloadError(f"{url}: not a PEP 691 project page")
+    return [
+        {**f, "url": urllib.parse.urljoin(url, f.get("url", ""))} for f in files if isinstance(f, dict)
+    ]
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list[dict[str, str | None]] = []
+        self._current: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current = {**dict(attrs), "text": ""}
+            self.anchors.append(self._current)
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._current["text"] = (self._current["text"] or "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._current = None
+
+
+def _files_from_html(text: str, url: str) -> list[dict[str, Any]]:
+    """PEP 503 anchors as PEP 691-shaped dicts (hash from the ``#sha256=`` fragment)."""
+    parser = _LinkParser()
+    parser.feed(text)
+    files = []
+    for anchor in parser.anchors:
+        href = anchor.get("href")
+        if not href:
+            continue
+        absolute, _, fragment = urllib.parse.urljoin(url, href).partition("#")
+        algo, _, digest = fragment.partition("=")
+        filename = urllib.parse.unquote(absolute.rsplit("/", 1)[-1])
+        files.append(
+            {
+                "filename": filename,
+                "url": absolute,
+                "hashes": {algo: digest} if algo and digest else {},
+                "requires-python": anchor.get("data-requires-python"),
+                "yanked": "data-yanked" in anchor,
+            }
+        )
+    return files
+
+
+def _sdist_link(name: str, entry: dict[str, Any]) -> SdistLink | None:
+    filename = str(entry.get("filename", ""))
+    sha256 = (entry.get("hashes") or {}).get("sha256")
+    if not filename.endswith(SDIST_SUFFIX) or not sha256:
+        return None
+    stem = filename[: -len(SDIST_SUFFIX)]
+    dist, _, version_text = stem.rpartition("-")
+    if canonicalize_name(dist) != name:
+        return None
+    try:
+        version = Version(version_text)
+        requires = SpecifierSet(entry.get("requires-python") or "")
+    except (InvalidVersion, InvalidSpecifier):
+        return None
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        return None
+    return SdistLink(
+        project=name,
+        version=version,
+        filename=filename,
+        url=str(entry.get("url", "")),
+        sha256=sha256,
+        requires_python=requires,
+        yanked=bool(entry.get("yanked")),
+    )
+
+
+def _check_tar_member(sdist: Sdist, member: tarfile.TarInfo) -> None:
+    name = member.name
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or parts[0] != sdist.root:
+        raise DownloadError(f"{sdist.path.name}: member {name!r} lies outside {sdist.root}/")
+    if member.issym() or member.islnk() or not (member.isfile() or member.isdir()):
+        raise DownloadError(f"{sdist.path.name}: member {name!r} is not a plain file or directory")

@@ -1,0 +1,172 @@
+"""Shared by test_publish and test_simple_index: small real wheels, real servers, fresh venvs."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import functools
+import hashlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from builder.cache import cache_dir
+from builder.environments import Environment, create_environment
+from builder.pypi import download_wheel
+from builder.wheelfile import Wheel
+
+SLIM_NUMPY_VERSION = "1.26.4"
+TFLITE_RUNTIME = "tflite-runtime==2.14.0"
+
+
+def make_wheel(
+    directory: Path,
+    name: str = "edgepkg",
+    version: str = "1.0",
+    payload: bytes = b"",
+    requires: Sequence[str] = (),
+) -> Path:
+    """A small, valid, deterministic pure-Python wheel (same arguments -> same bytes)."""
+    dist = name.replace("-", "_")
+    dist_info = f"{dist}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "Requires-Python: >=3.8\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {
+        f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{dist}/payload.bin": payload,
+        f"{dist_info}/METADATA": metadata.encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+    }
+    rows = [(n, _record_hash(data), str(len(data))) for n, data in files.items()]
+    rows.append((f"{dist_info}/RECORD", "", ""))
+    record = io.StringIO()
+    csv.writer(record, lineterminator="\n").writerows(rows)
+    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in files.items():
+            zf.writestr(zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return path
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+# -- the real stack -------------------------------------------------------------------------------
+
+
+@functools.cache
+def slim_numpy_wheel() -> Path:
+    """Lean numpy 1.26.4 built from source, relabelled ``+slim`` (stands in for ``slim``)."""
+    from builder.numpy_build import build_numpy
+
+    built = build_numpy(SLIM_NUMPY_VERSION)
+    wheel = Wheel.open(built.path)
+    wheel.set_local_version("slim")
+    out = cache_dir("test-wheels", "slim-numpy")
+    return wheel.write(out)
+
+
+@functools.cache
+def tflite_runtime_wheel() -> Path:
+    return download_wheel(TFLITE_RUNTIME)
+
+
+@functools.cache
+def stock_numpy_wheel() -> Path:
+    return download_wheel(f"numpy=={SLIM_NUMPY_VERSION}")
+
+
+# -- servers -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def background(cmd: Sequence[str], port: int, log: Path, cwd: Path | None = None) -> Iterator[None]:
+    """Run a server on 127.0.0.1:port for the duration of the block, then stop it."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, process)
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """``python -m http.server`` on loopback serving ``root``; yields the base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    with background(cmd, port, root.parent / f"http-server-{port}.log", cwd=root):
+        yield f"http://127.0.0.1:{port}/"
+
+
+# -- installing from an index --------------------------------------------------------------------
+
+
+def isolated_pip_env() -> dict[str, str]:
+    """pip sees only the index given on its command line: no config, no extra sources."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def install_from_index(
+    venv_root: Path, index_url: str, args: Sequence[str]
+) -> tuple[Environment, str]:
+    """A fresh venv with ``pip install --index-url INDEX ARGS``; returns it and pip's output."""
+    env = create_environment(venv_root)
+    cmd = [sys.executable, "-m", "pip", "--python", str(env.python), "install", "--no-input"]
+    cmd += ["--index-url", index_url, *args]
+    proc = subprocess.run(cmd, env=isolated_pip_env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return env, proc.stdout + proc.stderr
+
+
+def installed_versions(env: Environment) -> dict[str, str]:
+    """Installed distribution versions, as the environment's own interpreter reports them."""
+    code = (
+        "import importlib.metadata as m\n"
+        "for d in m.distributions(): print(d.metadata['Name'].lower(), d.version)"
+    )
+    out = subprocess.run(
+        [str(env.python), "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    pairs = (line.split() for line in out.stdout.splitlines() if line.strip())
+    return {canonicalize_name(name): version for name, version in pairs}
