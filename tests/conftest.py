@@ -1,0 +1,64 @@
+"""Shared fixtures: the CLI in a subprocess, and the real wheels the slow tests share.
+
+* ``run_cli(*args, cwd=None)`` runs ``python -m builder ARGS`` and returns the CompletedProcess
+  (text mode, stdout and stderr captured separately).
+* ``assert_one_line_error(proc)`` checks the contract for bad input: non-zero exit, one
+  ``error:`` line on stderr, no traceback; it returns that line.
+* ``stock_numpy`` (session, network): PyPI's numpy 1.26.4 wheel for this interpreter, cached.
+* ``runtime_wheel`` (session, network): tflite-runtime 2.14.0 for this interpreter, cached.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from builder.pypi import download_wheel
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE_DIR = ROOT / "smoke_models"
+NUMPY_VERSION = "1.26.4"
+TFLITE_RUNTIME = "tflite-runtime==2.14.0"
+CLI_TIMEOUT = 900
+
+
+def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m builder ARGS`` with this interpreter, from ``cwd`` (default: the checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "builder", *map(str, args)],
+        cwd=cwd or ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The bad-input contract: non-zero exit, exactly one ``error:`` line, no traceback."""
+    assert proc.returncode != 0, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return cli
+
+
+@pytest.fixture(scope="session")
+def stock_numpy() -> Path:
+    return download_wheel(f"numpy=={NUMPY_VERSION}")
+
+
+@pytest.fixture(scope="session")
+def runtime_wheel() -> Path:
+    return download_wheel(TFLITE_RUNTIME)

@@ -1,0 +1,132 @@
+"""Small valid wheels built in temporary directories, and ways to corrupt them.
+
+``build_wheel`` writes a pure-Python wheel whose RECORD matches its contents; its keyword arguments
+change one thing at a time (a member's bytes, a missing metadata file, a doctored RECORD row, raw
+zip entries that bypass RECORD) so each test breaks exactly what it is about. The byte-level
+helpers (``truncate``, ``declare_sizes``) edit an already written archive the way a damaged
+download or a crafted compression bomb would look.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import stat
+import struct
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+EPOCH = (1980, 1, 1, 0, 0, 0)
+Row = list[str]
+
+
+def default_members(name: str = "demo", version: str = "1.0") -> dict[str, bytes]:
+    """Members of a minimal wheel (RECORD excluded: ``build_wheel`` writes it)."""
+    dist_info = f"{name}-{version}.dist-info"
+    return {
+        f"{name}/__init__.py": b"from .core import answer\n",
+        f"{name}/core.py": b"def answer():\n    return 42\n",
+        f"{name}/data/table.txt": b"0 1 2 3\n" * 64,
+        f"{name}/tests/test_core.py": b"def test():\n    pass\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            "Requires-Dist: packaging\n\nA demo wheel.\n"
+        ).encode(),
+        f"{dist_info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: wheel_factory\nRoot-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n"
+        ),
+        f"{dist_info}/LICENSE": b"Public domain.\n",
+    }
+
+
+def record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def zip_info(name: str, mode: int = 0o644 | stat.S_IFREG) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    info.external_attr = mode << 16
+    return info
+
+
+def build_wheel(
+    directory: Path,
+    name: str = "demo",
+    version: str = "1.0",
+    *,
+    files: Mapping[str, bytes | None] | None = None,
+    record: Callable[[list[Row]], list[Row]] | None = None,
+    raw: Sequence[tuple[zipfile.ZipInfo | str, bytes]] = (),
+    filename: str | None = None,
+    executable: Sequence[str] = (),
+) -> Path:
+    """Write a wheel into ``directory`` and return its path (same arguments -> same bytes).
+
+    ``files`` overrides default members (``None`` removes one); ``record`` may doctor the RECORD
+    rows (name, hash, size) before they are written; ``raw`` entries are appended to the zip as
+    they are, unlisted in RECORD; ``filename`` overrides the file name.
+    """
+    members = default_members(name, version)
+    for member, data in (files or {}).items():
+        if data is None:
+            members.pop(member, None)
+        else:
+            members[member] = data
+    dist_info = f"{name}-{version}.dist-info"
+    rows = [[n, record_hash(d), str(len(d))] for n, d in sorted(members.items())]
+    rows = record(rows) if record else rows
+    rows.append([f"{dist_info}/RECORD", "", ""])
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    members[f"{dist_info}/RECORD"] = buffer.getvalue().encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (filename or f"{name}-{version}-py3-none-any.whl")
+    with zipfile.ZipFile(path, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # duplicate names are written on purpose
+        for member, data in members.items():
+            mode = 0o755 if member in executable else 0o644
+            zf.writestr(zip_info(member, mode | stat.S_IFREG), data)
+        for info, data in raw:
+            zf.writestr(zip_info(info) if isinstance(info, str) else info, data)
+    return path
+
+
+def symlink_info(name: str) -> zipfile.ZipInfo:
+    return zip_info(name, 0o777 | stat.S_IFLNK)
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    """Cut the file to a fraction of its length, as an interrupted download leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def declare_sizes(path: Path, sizes: Mapping[str, tuple[int, int | None]]) -> Path:
+    """Rewrite the central directory's declared (uncompressed, compressed) sizes of members,
+    leaving their data alone: what a compression bomb's directory looks like before inflating."""
+    data = bytearray(path.read_bytes())
+    eocd = data.rindex(b"PK\x05\x06")
+    count = struct.unpack_from("<H", data, eocd + 10)[0]
+    at = struct.unpack_from("<I", data, eocd + 16)[0]
+    for _ in range(count):
+        if data[at : at + 4] != b"PK\x01\x02":
+            raise ValueError("not a central directory entry")
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        member = data[at + 46 : at + 46 + name_len].decode()
+        if member in sizes:
+            size, compressed = sizes[member]
+            struct.pack_into("<I", data, at + 24, size)
+            if compressed is not None:
+                struct.pack_into("<I", data, at + 20, compressed)
+        at += 46 + name_len + extra_len + comment_len
+    path.write_bytes(bytes(data))
+    return path
