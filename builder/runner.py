@@ -106,9 +106,10 @@ def _collect(
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         reader.join(5)
-        raise CommandError(
-            f"{Path(args[0]).name} timed out after {timeout:g} s", None, "".join(lines)
-        ) from None
+        output = "".join(lines)
+        last = Result(-1, output).tail().strip()
+        message = f"{Path(args[0]).name} timed out after {timeout:g} s"
+        raise CommandError(message + (f": {last}" if last else ""), None, output) from None
     except KeyboardInterrupt:
         _kill_group(proc)
         raise
