@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from rich.markup import escape
+
 from . import __version__
 from .commands import COMMANDS
 from .console import console
@@ -34,7 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.execute(args))
     except BuilderError as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        console.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
+        error = f"[bold red]error:[/bold red] {escape(message)}"
+        console.print(error, markup=True, highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/bold red]: nothing was written to the output")
