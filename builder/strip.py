@@ -17,10 +17,10 @@ def is_elf(data: bytes) -> bool:
 
 
 def is_bundled_library(member: str) -> bool:
-    """Libraries grafted by auditwheel/delvewheel (``pkg.libs/``) were rewritten by patchelf:
-    stripping them can break them, so each one is verified on its own."""
-    top = member.split("/", 1)[0]
-    return top.endswith(".libs") or top.endswith(".dylibs")
+    """Libraries grafted by auditwheel/delvewheel (``pkg.libs/``) or delocate (``pkg/.dylibs/``)
+    were rewritten when grafted: stripping them can break them, so each one is verified alone."""
+    parts = member.split("/")
+    return parts[0].endswith((".libs", ".dylibs")) or ".dylibs" in parts[:-1]
 
 
 def strip_tool() -> str | None:
