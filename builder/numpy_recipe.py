@@ -105,7 +105,7 @@ class BuildPlan:
         return [f"-C{key}={value}" for key, value in self.config_settings()]
 
     def cibuildwheel_config_settings(self) -> str:
-        """One line for ``CIBW_CONFIG_SETTINGS``: shell-quoted ``KEY=VALUE`` pairs, space-separated."""
+        """One line for ``CIBW_CONFIG_SETTINGS``: shell-quoted ``KEY=VALUE`` pairs."""
         return " ".join(shlex.quote(f"{key}={value}") for key, value in self.config_settings())
 
     def cibuildwheel_environment(self) -> str:
@@ -134,7 +134,9 @@ class BuildRecipe:
             if tag in family.tags:
                 return family
         known = ", ".join(self.platform_tags())
-        raise UnsupportedPlatformError(f"no numpy build settings for platform {tag} (known: {known})")
+        raise UnsupportedPlatformError(
+            f"no numpy build settings for platform {tag} (known: {known})"
+        )
 
     def platform_tags(self) -> list[str]:
         return [tag for family in self.platforms for tag in family.tags]
@@ -179,16 +181,12 @@ def parse_build_recipe(table: Table) -> BuildRecipe:
     """Build and validate the recipe from the ``[build]`` table; every mistake is a RecipeError."""
     table.check_keys({"default_profile", "profiles", "platforms", "numpy"})
     profiles_table = table.table("profiles")
-    profiles = tuple(_profile(name, profiles_table.table(name)) for name in profiles_table.keys())
+    profiles = tuple(_profile(name, profiles_table.table(name)) for name in profiles_table.data)
     platforms_table = table.table("platforms")
-    platforms = tuple(
-        _platform(name, platforms_table.table(name)) for name in platforms_table.keys()
-    )
+    platforms = tuple(_platform(name, platforms_table.table(name)) for name in platforms_table.data)
     profile_names = {p.name for p in profiles}
     ranges = tuple(_version_range(t, profile_names) for t in table.tables("numpy"))
-    recipe = BuildRecipe(
-        table.source, table.string("default_profile"), profiles, platforms, ranges
-    )
+    recipe = BuildRecipe(table.source, table.string("default_profile"), profiles, platforms, ranges)
     _check_recipe(table, recipe)
     return recipe
 
@@ -231,7 +229,7 @@ def _platform(name: str, table: Table) -> PlatformFamily:
     if not tags:
         raise RecipeError(f"{table.source}: {table.prefix}tags must name at least one platform")
     env_table = table.table("env", required=False)
-    env = tuple((key, env_table.string(key)) for key in env_table.keys())
+    env = tuple((key, env_table.string(key)) for key in env_table.data)
     return PlatformFamily(name, tags, table.strings("setup_args"), env, table.strings("strip"))
 
 
@@ -240,17 +238,19 @@ def _version_range(table: Table, profile_names: set[str]) -> VersionRange:
     try:
         versions = SpecifierSet(table.string("versions"))
     except InvalidSpecifier:
-        raise RecipeError(f"{table.source}: {table.prefix}versions is not a version specifier") from None
+        raise RecipeError(
+            f"{table.source}: {table.prefix}versions is not a version specifier"
+        ) from None
     per_profile = table.table("profile_options", required=False)
     per_profile.check_keys(profile_names)
-    profile_options = tuple((name, _options(per_profile, name)) for name in per_profile.keys())
+    profile_options = tuple((name, _options(per_profile, name)) for name in per_profile.data)
     return VersionRange(versions, _options(table, "options"), profile_options)
 
 
 def _options(table: Table, key: str) -> Options:
     options = table.table(key, required=False)
     result = []
-    for name in options.keys():
+    for name in options.data:
         value = options.data[name]
         if not isinstance(value, (str, bool, int)):
             raise RecipeError(

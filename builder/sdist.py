@@ -69,13 +69,18 @@ def index_url() -> str:
     return (os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX).rstrip("/")
 
 
-def fetch_sdist(project: str, version: str | None = None) -> Sdist:
-    """Find ``project``'s sdist (``None``: the newest release for this Python) and download it."""
-    link = find_sdist(project, version)
+def fetch_sdist(
+    project: str, version: str | None = None, specifier: SpecifierSet | None = None
+) -> Sdist:
+    """Find ``project``'s sdist and download it. Without ``version``: the newest final release
+    for this Python that ``specifier`` (e.g. ``<2``) allows."""
+    link = find_sdist(project, version, specifier)
     return download_sdist(link)
 
 
-def find_sdist(project: str, version: str | None = None) -> SdistLink:
+def find_sdist(
+    project: str, version: str | None = None, specifier: SpecifierSet | None = None
+) -> SdistLink:
     links = list_sdists(project)
     if version is not None:
         wanted = _parse_version(version)
@@ -87,10 +92,14 @@ def find_sdist(project: str, version: str | None = None) -> SdistLink:
     candidates = [
         link
         for link in links
-        if not link.version.is_prerelease and not link.yanked and python in link.requires_python
+        if not link.version.is_prerelease
+        and not link.yanked
+        and python in link.requires_python
+        and (specifier is None or link.version in specifier)
     ]
     if not candidates:
-        raise DownloadError(f"{project}: no release with an sdist for Python {python}")
+        wanted = f" {specifier}" if specifier else ""
+        raise DownloadError(f"{project}{wanted}: no release with an sdist for Python {python}")
     return max(candidates, key=lambda link: link.version)
 
 
@@ -141,7 +150,7 @@ def read_member(sdist: Sdist, relative: str) -> str | None:
 
 
 def unpack_sdist(sdist: Sdist, dest: Path) -> Path:
-    """Extract the sdist below ``dest`` (refusing links and paths that escape) and return its root."""
+    """Extract the sdist below ``dest`` (refusing links and escaping paths); return its root."""
     try:
         with tarfile.open(sdist.path, "r:gz") as tar:
             members = tar.getmembers()
@@ -200,7 +209,9 @@ def _files_from_json(body: bytes, url: str) -> list[dict[str, Any]]:
     if not isinstance(files, list):
         raise DownloadError(f"{url}: not a PEP 691 project page")
     return [
-        {**f, "url": urllib.parse.urljoin(url, f.get("url", ""))} for f in files if isinstance(f, dict)
+        {**f, "url": urllib.parse.urljoin(url, f.get("url", ""))}
+        for f in files
+        if isinstance(f, dict)
     ]
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from types import ModuleType
 
-from . import build_tflite_runtime
+from . import build_numpy, build_tflite_runtime
 
 NAME = "build"
 HELP = "build a wheel from source"
 
 # Each target module has NAME, HELP, configure_parser(parser) and execute(args).
-BUILD_TARGETS: list[ModuleType] = [build_tflite_runtime]
+BUILD_TARGETS: list[ModuleType] = [build_tflite_runtime, build_numpy]
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

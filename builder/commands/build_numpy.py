@@ -1,0 +1,87 @@
+"""``build numpy``: lean numpy from its sdist (no BLAS, no SIMD dispatch, -Os), truly tagged."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from ..console import console
+from ..errors import BuilderError
+from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
+from ..report import add_report_option, write_report
+from ..wheelfile import Wheel
+
+NAME = "numpy"
+HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", metavar="V", help="numpy release (default: the newest "
+                        "the default runtime accepts: <2 for tflite-runtime 2.14)")  # fmt: skip
+    parser.add_argument("--profile", metavar="NAME",
+                        help="build profile from the recipe: size (default) or speed")  # fmt: skip
+    parser.add_argument("--runtime", metavar="SPEC",
+                        help="runtime whose numpy pin picks the default version")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
+                        help="where the wheel goes (default: dist/)")  # fmt: skip
+    parser.add_argument("--rebuild", action="store_true", help="ignore a cached build")
+    printing = parser.add_mutually_exclusive_group()
+    printing.add_argument("--print-config-settings", action="store_true",
+                          help="print CIBW_CONFIG_SETTINGS for --version/--profile/--platform "
+                          "and exit (no download, no build)")  # fmt: skip
+    printing.add_argument("--print-environment", action="store_true",
+                          help="print CIBW_ENVIRONMENT (compiler flags) and exit")  # fmt: skip
+    parser.add_argument("--platform", metavar="TAG", help="with --print-*: the target platform, "
+                        "e.g. win_amd64 (default: this host)")  # fmt: skip
+    add_report_option(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    if args.print_config_settings or args.print_environment:
+        return _print_settings(args)
+    if args.platform is not None:
+        raise BuilderError("--platform only applies to --print-config-settings/--print-environment"
+                           ": numpy is built for this host")  # fmt: skip
+    built = build_numpy(args.version, args.profile, runtime=args.runtime, rebuild=args.rebuild)
+    wheel = Wheel.open(built.path)
+    wheel.set_local_version(built.label)
+    output = wheel.write(args.out)
+    _print_summary(built, output)
+    write_report(args.report, {**built.to_dict(), "output": str(output),
+                               "output_bytes": output.stat().st_size})  # fmt: skip
+    return 0
+
+
+def _print_settings(args: argparse.Namespace) -> int:
+    if args.version is None:
+        raise BuilderError("--print-config-settings/--print-environment need --version")
+    plan = plan_for(args.version, args.profile, args.platform)
+    if args.print_config_settings:
+        line = plan.cibuildwheel_config_settings()
+    else:
+        line = plan.cibuildwheel_environment()
+    print(line)
+    write_report(args.report, {
+        "version": str(plan.version), "profile": plan.profile.name, "platform": plan.platform,
+        "config_settings": plan.cibuildwheel_config_settings(),
+        "environment": plan.cibuildwheel_environment(),
+        "local_environment": build_environment(plan),
+    })  # fmt: skip
+    return 0
+
+
+def _print_summary(built: BuiltNumpy, output: Path) -> None:
+    table = Table(title="lean numpy", title_justify="left", show_header=False)
+    table.add_column("")
+    table.add_column("")
+    table.add_row("wheel", str(output))
+    table.add_row("wheel bytes", f"{output.stat().st_size:,}")
+    table.add_row("profile", built.profile)
+    table.add_row("platform tag", built.platform_tag)
+    table.add_row("compiler", built.compiler)
+    source = "cache" if built.cached else "this run"
+    table.add_row("build time", f"{built.build_seconds:.0f} s ({source})")
+    table.add_row("meson options", " ".join(s.split("=", 1)[1] for s in built.config_settings))
+    console.print(table)
