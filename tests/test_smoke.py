@@ -1,0 +1,182 @@
+"""builder.smoke: loading model suites, judging runs, and classifying how a run failed.
+
+Runs here use real subprocesses: this interpreter started without site-packages (so numpy is
+missing, exactly as in a broken environment), and small executables standing in for an
+interpreter that hangs, crashes on a signal, or dies without a result.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import SMOKE_DIR
+
+from builder.arrays import RawArray, read_npz
+from builder.errors import RecipeError, VerificationError
+from builder.smoke import (
+    CRASH,
+    ERROR,
+    IMPORT_ERROR,
+    PASS,
+    TIMEOUT,
+    WRONG_OUTPUT,
+    ModelRun,
+    SmokeModel,
+    _diagnosis,
+    check_run,
+    expected_outputs,
+    load_models,
+    run_model,
+)
+
+NAMES = {"cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful"}
+
+
+def _executable(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_default_suite() -> None:
+    models = {m.name: m for m in load_models()}
+    assert set(models) == NAMES
+    assert all(m.inputs and m.expected for m in models.values())
+    assert models["lstm_stateful"].invocations > 1  # stateful: reset between invocations
+    assert models["cnn_int8"].atol >= 1  # int8 outputs compare within one quantisation step
+
+
+def test_model_alone_and_directory_without_manifest(tmp_path: Path) -> None:
+    shutil.copy(SMOKE_DIR / "cnn_float32.tflite", tmp_path / "mine.tflite")
+    [alone] = load_models(tmp_path / "mine.tflite")
+    assert (alone.name, alone.inputs, alone.expected) == ("mine", None, None)
+    shutil.copy(SMOKE_DIR / "cnn_int8.tflite", tmp_path / "other.tflite")
+    shutil.copy(SMOKE_DIR / "cnn_int8.input.npz", tmp_path / "other.input.npz")
+    models = load_models(tmp_path)
+    assert [m.name for m in models] == ["mine", "other"]
+    assert models[1].inputs == tmp_path / "other.input.npz" and models[1].expected is None
+
+
+@pytest.mark.parametrize(
+    ("setup", "fragment"),
+    [
+        (lambda d: d / "missing", "no such models directory or file"),
+        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt", "expected a .tflite"),
+        (lambda d: d, "no .tflite models found"),
+        (
+            lambda d: (
+                (d / "m.tflite").write_bytes(b"x")
+                and (d / "m.expected.npz").write_bytes(b"x")
+                and d
+            ),
+            "has no matching m.input.npz",
+        ),
+        (
+            lambda d: (
+                (d / "manifest.toml").write_text("schema = 1\n[[model]]\nname = 'x'\ntol = 1\n")
+                and d
+            ),
+            r"model\[0\]\.tol is not a known key",
+        ),
+        (
+            lambda d: (d / "manifest.toml").write_text("schema = 2\n") and d,
+            "unsupported schema",
+        ),
+        (
+            lambda d: (d / "manifest.toml").write_text("[[model]]\nname = 'gone'\n") and d,
+            "gone.tflite: model file not found",
+        ),
+    ],
+    ids=["missing", "not-tflite", "empty", "expected-alone", "manifest-key", "schema", "no-file"],
+)
+def test_bad_model_suites(tmp_path: Path, setup: Callable[[Path], Path], fragment: str) -> None:
+    with pytest.raises(RecipeError, match=fragment):
+        load_models(setup(tmp_path))
+
+
+def _f32(*values: float) -> RawArray:
+    return RawArray("<f4", (len(values),), struct.pack(f"<{len(values)}f", *values))
+
+
+def test_check_run_judgements() -> None:
+    [model] = [m for m in load_models() if m.name == "cnn_float32"]
+    expected = [_f32(0.25, 0.75)]
+    same = ModelRun(PASS, "ran", ((_f32(0.25, 0.75),),))
+    result = check_run(model, same, expected)
+    assert result.ok and result.max_abs_error == 0.0 and result.identical is None
+    near = ModelRun(PASS, "ran", ((_f32(0.25, 0.75 + 1e-7),),))
+    judged = check_run(model, near, expected, baseline=same.outputs)
+    assert judged.ok and judged.identical is False and "differ from the baseline" in judged.message
+    assert check_run(model, same, expected, baseline=same.outputs).identical is True
+    wrong = check_run(model, ModelRun(PASS, "ran", ((_f32(0.25, 0.5),),)), expected)
+    assert wrong.status == WRONG_OUTPUT
+    assert wrong.max_abs_error == pytest.approx(0.25)
+    assert "1 of 2 values outside" in wrong.message
+    short = check_run(model, ModelRun(PASS, "ran", ((),)), expected)
+    assert short.status == WRONG_OUTPUT and "0 outputs, expected 1" in short.message
+    failed = check_run(model, ModelRun(IMPORT_ERROR, "No module named numpy"), expected)
+    assert (failed.status, failed.message) == (IMPORT_ERROR, "No module named numpy")
+
+
+def test_expected_outputs_read_from_npz() -> None:
+    [model] = [m for m in load_models() if m.name == "gru_while"]
+    outputs = expected_outputs(model)
+    assert outputs == read_npz(model.expected)  # type: ignore[arg-type]
+    assert outputs[0].dtype == "<f4"
+
+
+def test_abi_diagnosis() -> None:
+    output = (
+        "A module that was compiled using NumPy 1.x cannot be run in\nNumPy 2.2.6 as it may crash."
+    )
+    assert _diagnosis(output).startswith("numpy ABI mismatch")
+    assert "NumPy 2.2.6" in _diagnosis(output)
+    assert _diagnosis("all good") == ""
+
+
+# -- real runs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model() -> SmokeModel:
+    return next(m for m in load_models() if m.name == "cnn_float32")
+
+
+def test_import_error_in_an_environment_without_numpy(tmp_path: Path, model: SmokeModel) -> None:
+    python = _executable(tmp_path, "python", f'exec {sys.executable} -S "$@"')
+    run = run_model(python, model, timeout=60)
+    assert run.status == IMPORT_ERROR
+    assert "No module named 'numpy'" in run.message
+    assert "while import numpy" in run.message
+
+
+def test_timeout(tmp_path: Path, model: SmokeModel) -> None:
+    run = run_model(_executable(tmp_path, "python", "exec sleep 30"), model, timeout=1)
+    assert run.status == TIMEOUT
+    assert "no result after 1 s" in run.message
+    assert run.seconds < 10
+
+
+def test_crash_by_signal(tmp_path: Path, model: SmokeModel) -> None:
+    run = run_model(_executable(tmp_path, "python", "kill -SEGV $$"), model, timeout=30)
+    assert (run.status, run.message) == (CRASH, "killed by SIGSEGV")
+
+
+def test_exit_without_result(tmp_path: Path, model: SmokeModel) -> None:
+    body = "echo 'Fatal Python error: bad things' >&2; exit 3"
+    run = run_model(_executable(tmp_path, "python", body), model, timeout=30)
+    assert run.status == ERROR
+    assert run.message == "exit code 3: Fatal Python error: bad things"
+
+
+def test_model_without_inputs_cannot_run(tmp_path: Path) -> None:
+    shutil.copy(SMOKE_DIR / "cnn_float32.tflite", tmp_path / "alone.tflite")
+    [alone] = load_models(tmp_path / "alone.tflite")
+    with pytest.raises(VerificationError, match="no inputs"):
+        run_model(Path(sys.executable), alone)
