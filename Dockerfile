@@ -2,11 +2,12 @@
 # manylinux tag. The container runs the same command as a local build:
 #
 #   docker build -t tflite-edge-builder .
-#   docker run --rm -v "$PWD/dist:/src/dist" -v "$PWD/recipes:/src/recipes" \
-#       -v tflite-cache:/cache tflite-edge-builder \
+#   docker run --rm -v "$PWD/dist:/src/dist" -v tflite-cache:/cache tflite-edge-builder \
 #       --platform linux_x86_64 --tf-version 2.16.1 --python 3.12 --out /src/dist
 #
-# Mounting recipes/ keeps the sha256 lock file that the first download writes (--allow-unpinned).
+# For a TensorFlow version without a sha256 pin in the recipe, also mount recipes/
+# (-v "$PWD/recipes:/src/recipes") and pass --allow-unpinned once, so the lock file that the
+# first download writes stays on the host.
 # For linux_aarch64, build on an aarch64 host with
 #   --build-arg MANYLINUX_IMAGE=quay.io/pypa/manylinux_2_28_aarch64
 ARG MANYLINUX_IMAGE=quay.io/pypa/manylinux_2_28_x86_64
@@ -31,6 +32,8 @@ COPY builder ./builder
 RUN python -m pip install --no-cache-dir -e .
 COPY recipes ./recipes
 COPY patches ./patches
+# The smoke models: the build ends by verifying the wheel on them.
+COPY smoke_models ./smoke_models
 
 VOLUME ["/cache"]
 ENTRYPOINT ["python", "-m", "builder", "build", "tflite-runtime"]

@@ -351,7 +351,17 @@ def _script_step(plan: Plan) -> Step:
         "TFLITE_CMAKE_INITIAL_CACHE": str(plan.initial_cache),
     }
     command = [platform.driver.SCRIPT_SHELL, plan.recipe.script, platform.tensorflow_target]
-    details = [platform.driver.strip_note(platform), f"produces {plan.script_wheel_name}"]
+    config = plan.recipe.build_config
+    configure = [*platform.driver.configure_args(platform), "-C", str(plan.initial_cache)]
+    details = [
+        f"the patched script configures CMake (host tools, then the module) with: "
+        f"{format_command(configure)}",
+        f"and builds with: cmake --build . -j {_jobs(plan)} --config {config} "
+        "-t _pywrap_tensorflow_interpreter_wrapper",
+        platform.driver.config_note(platform, config),
+        platform.driver.strip_note(platform),
+        f"produces {plan.script_wheel_name}",
+    ]
     return Step(
         0,
         "script",

@@ -22,6 +22,7 @@ from builder.wheelfile import Wheel
 SCRIPT = "tensorflow/lite/tools/pip_package/build_pip_package_with_cmake.sh"
 URL = "https://github.com/tensorflow/tensorflow/archive/refs/tags/v{v}.tar.gz"
 REQUIRES = "'numpy>=2.0' 'pybind11>=2.12' 'setuptools>=68' wheel"
+SHA_2161 = "c729e56efc945c6df08efe5c9f5b8b89329c7c91b8f40ad2bb3e13900bd4876d"
 
 
 @pytest.fixture()
@@ -69,9 +70,7 @@ def test_win32_plan_line_by_line(env: dict[str, Path]) -> None:
         " 1. Get the TensorFlow 2.16.1 source",
         f"      download {URL.format(v='2.16.1')} -> "
         f"{cache}/tflite-runtime/downloads/tensorflow-2.16.1.tar.gz",
-        "      sha256: not pinned: no sha256 in the recipe, no entry in tflite-runtime.lock",
-        "      needs --allow-unpinned: the first download's sha256 is then recorded in "
-        f"{env['recipes']}/tflite-runtime.lock and checked on every later download",
+        f"      sha256: {SHA_2161} (sha256 pinned in recipes/tflite-runtime.toml)",
         f"      extract tensorflow-2.16.1/ to {tree}",
         " 2. Apply 6 patches (exact: no fuzz, all or nothing)",
         *_patch_lines("2.16.1", PATCHES_2161),
@@ -88,6 +87,12 @@ def test_win32_plan_line_by_line(env: dict[str, Path]) -> None:
         "      dependencies: fetched by CMake at configure time (network needed; --deps-dir "
         "makes the build offline)",
         " 6. Run the official script",
+        "      the patched script configures CMake (host tools, then the module) with: "
+        f"-A Win32 -C {work}/initial-cache.cmake",
+        "      and builds with: cmake --build . -j 2 --config Release "
+        "-t _pywrap_tensorflow_interpreter_wrapper",
+        "      Visual Studio generators are multi-config: --config Release builds Release (not "
+        "Debug), the module is taken from cmake_build/Release/ and is named .pyd",
         "      nothing to strip: MSVC Release links without /DEBUG, so the .pyd carries no debug "
         "info",
         f"      produces {wheel}",
@@ -119,11 +124,19 @@ def test_x64_windows_plan_differs_from_32_bit_only_where_it_must(env: dict[str, 
         .replace("py -3.12-64", "py -3.12-32")
         .replace("=win-amd64", "=win32")
         .replace("PLATFORM=x64", "PLATFORM=Win32")
+        .replace("-A x64 ", "-A Win32 ")
         for line in amd64
     ]
     # Everything else is identical, except the Win32-only check of upstream's /O2 -> /O1 switch.
     assert renamed == [line for line in win32 if '"/O2" "/O1"' not in line]
     assert "      env TFLITE_CMAKE_GENERATOR_PLATFORM=x64" in amd64
+    assert any(
+        line.endswith(
+            f"with: -A x64 -C {env['cache']}/tflite-runtime/work/"
+            "2.16.1-win_amd64-py3.12/initial-cache.cmake"
+        )
+        for line in amd64
+    )
     assert amd64[-1] == "Output wheel: tflite_runtime-2.16.1-cp312-cp312-win_amd64.whl"
 
 
@@ -150,6 +163,12 @@ def test_linux_plan_for_the_newest_version(env: dict[str, Path]) -> None:
         "      dependencies: fetched by CMake at configure time (network needed; --deps-dir "
         "makes the build offline)",
         " 6. Run the official script",
+        "      the patched script configures CMake (host tools, then the module) with: "
+        f"-C {work}/initial-cache.cmake",
+        "      and builds with: cmake --build . -j 2 --config Release "
+        "-t _pywrap_tensorflow_interpreter_wrapper",
+        "      Makefiles are single-config: --config Release changes nothing; TFLite's CMakeLists "
+        "defaults CMAKE_BUILD_TYPE to Release",
         "      stripped at link time (-s in CMAKE_SHARED_LINKER_FLAGS)",
         f"      produces {built}",
         "      env CI_BUILD_PYTHON=python",
@@ -208,8 +227,8 @@ def test_dry_run_cli_writes_a_report(env: dict[str, Path], capsys: pytest.Captur
         (["--tf-version", "2.16.1", "--platform", "win32"], "win32 wheels need MSVC on Windows"),
         (["--tf-version", "2.16.1", "--platform", "linux_x86_64", "--python", "3"], "--python"),
         (
-            ["--tf-version", "2.16.1", "--platform", "linux_x86_64", "--no-verify"],
-            "refusing an unverified download",
+            ["--tf-version", "2.16.1", "--platform", "linux_x86_64", "--source", "/nonexistent"],
+            "--source /nonexistent: no such directory",
         ),
     ],
 )

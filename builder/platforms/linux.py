@@ -57,6 +57,17 @@ def cache_entries(target: Platform, python_base_prefix: str | None) -> list[Cach
     return [CacheEntry("CMAKE_SHARED_LINKER_FLAGS", "STRING", "-s")]
 
 
+def configure_args(target: Platform) -> list[str]:
+    return []  # Makefiles: no generator platform
+
+
+def config_note(target: Platform, config: str) -> str:
+    return (
+        f"Makefiles are single-config: --config {config} changes nothing; TFLite's CMakeLists "
+        "defaults CMAKE_BUILD_TYPE to Release"
+    )
+
+
 def strip_note(target: Platform) -> str:
     if target.strip:
         return "stripped at link time (-s in CMAKE_SHARED_LINKER_FLAGS)"

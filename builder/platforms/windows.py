@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import sys
 from pathlib import Path
 
@@ -24,15 +25,30 @@ def build_problem(target: Platform) -> str | None:
 
 
 def interpreter(target: Platform, python: str) -> list[str]:
-    """``py -X.Y-32`` / ``py -X.Y-64``: the launcher picks the interpreter of the right bitness."""
-    if shutil.which("py") is None:
-        raise UnsupportedPlatformError("the Python launcher `py` is not on PATH")
-    return planned_interpreter(target, python)
+    """This interpreter if it is the right one, else ``py -X.Y-32`` / ``py -X.Y-64``."""
+    planned = planned_interpreter(target, python)
+    if planned[0] == "py" and shutil.which("py") is None:
+        raise UnsupportedPlatformError(
+            f"the Python launcher `py` is not on PATH to find CPython {python} "
+            f"({target.interpreter_arch or '?'}-bit); or run the builder with that interpreter"
+        )
+    return planned
 
 
 def planned_interpreter(target: Platform, python: str) -> list[str]:
+    # CI (actions/setup-python with `architecture: x86`) runs the builder on the target
+    # interpreter itself, which the launcher may not know about.
+    if _is_running_interpreter(target, python):
+        return [sys.executable]
     arch = f"-{target.interpreter_arch}" if target.interpreter_arch else ""
     return ["py", f"-{python}{arch}"]
+
+
+def _is_running_interpreter(target: Platform, python: str) -> bool:
+    bits = str(struct.calcsize("P") * 8)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    arch_ok = target.interpreter_arch in (None, bits)
+    return sys.platform == "win32" and version == python and arch_ok
 
 
 def environment(target: Platform) -> dict[str, str]:
@@ -45,6 +61,18 @@ def cache_entries(target: Platform, python_base_prefix: str | None) -> list[Cach
     """MSVC auto-links pythonXY.lib (pyconfig.h); the linker must be told where it lives."""
     libs = str(Path(python_base_prefix) / "libs") if python_base_prefix else PYTHON_LIBS_PLACEHOLDER
     return [CacheEntry("CMAKE_SHARED_LINKER_FLAGS", "STRING", f"/LIBPATH:{libs}")]
+
+
+def configure_args(target: Platform) -> list[str]:
+    """What TFLITE_CMAKE_GENERATOR_PLATFORM becomes in the patched script (before ``-C``)."""
+    return ["-A", target.generator_platform] if target.generator_platform else []
+
+
+def config_note(target: Platform, config: str) -> str:
+    return (
+        f"Visual Studio generators are multi-config: --config {config} builds {config} (not "
+        f"Debug), the module is taken from cmake_build/{config}/ and is named .pyd"
+    )
 
 
 def strip_note(target: Platform) -> str:
