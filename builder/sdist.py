@@ -98,7 +98,7 @@ def find_sdist(
         and (specifier is None or link.version in specifier)
     ]
     if not candidates:
-        wanted = f" {specifier}" if specifier else ""
+        wanted = str(specifier) if specifier else ""
         raise DownloadError(f"{project}{wanted}: no release with an sdist for Python {python}")
     return max(candidates, key=lambda link: link.version)
 

@@ -75,7 +75,7 @@ def _print_settings(args: argparse.Namespace) -> int:
 def _print_summary(built: BuiltNumpy, output: Path) -> None:
     table = Table(title="lean numpy", title_justify="left", show_header=False)
     table.add_column("")
-    table.add_column("")
+    table.add_column("", overflow="fold")
     table.add_row("wheel", str(output))
     table.add_row("wheel bytes", f"{output.stat().st_size:,}")
     table.add_row("profile", built.profile)

@@ -8,8 +8,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from rich.table import Table
 
-from ..console import console
-from ..errors import WheelError
+from ..console import console, info
+from ..errors import BuilderError, WheelError
+from ..numpy_build import SourceChoice, build_numpy, choose_source
 from ..pypi import download_wheel
 from ..report import add_report_option, write_report
 from ..runtimes import resolve_runtime, runtime_for_distribution
@@ -28,6 +29,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--version", help="release to download from the index (default: the "
                         "newest one the runtime accepts)")  # fmt: skip
     source.add_argument("--wheel", type=Path, metavar="PATH", help="slim this wheel file")
+    origin = parser.add_mutually_exclusive_group()
+    origin.add_argument("--from-source", action="store_true", help="numpy: build lean numpy "
+                        "from its sdist first (default where a C compiler exists)")  # fmt: skip
+    origin.add_argument("--from-pypi", action="store_true", help="numpy: start from the "
+                        "PyPI wheel even where a compiler is available")  # fmt: skip
+    parser.add_argument("--profile", metavar="NAME", help="with a source build: the "
+                        "recipe's build profile (size or speed)")  # fmt: skip
     parser.add_argument("--runtime", metavar="SPEC", help="runtime to verify with (default: the "
                         "one with wheels for this interpreter)")  # fmt: skip
     parser.add_argument("--models", type=Path, metavar="DIR",
@@ -48,7 +56,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     package = canonicalize_name(args.package)
-    wheel = args.wheel or _download(package, args.version, args.runtime)
+    origin = _origin(package, args)
+    if args.wheel is not None:
+        wheel = args.wheel
+    elif origin.get("from_source"):
+        built = build_numpy(args.version, args.profile, runtime=args.runtime)
+        origin["build"] = built.to_dict()
+        wheel = built.path
+    else:
+        wheel = _download(package, args.version, args.runtime)
     if args.wheel is not None and Wheel.open(args.wheel).name != package:
         raise WheelError(f"{args.wheel.name} is not a {package} wheel")
     options = SlimOptions(
@@ -63,8 +79,31 @@ def execute(args: argparse.Namespace) -> int:
     )
     result = slim_wheel(wheel, options)
     print_summary(result)
-    write_report(args.report, result.to_dict())
+    write_report(args.report, {**result.to_dict(), "origin": origin})
     return 0
+
+
+def _origin(package: str, args: argparse.Namespace) -> dict[str, object]:
+    """Where the wheel to slim comes from: ``--wheel``, a lean numpy build, or the index."""
+    if args.wheel is not None:
+        if args.from_source or args.from_pypi or args.profile:
+            raise BuilderError("--wheel excludes --from-source, --from-pypi and --profile")
+        return {"from_source": False, "reason": f"--wheel {args.wheel}"}
+    if package != "numpy":
+        if args.from_source or args.profile:
+            raise BuilderError(f"--from-source/--profile build numpy only, not {package}")
+        return {"from_source": False, "reason": "downloaded from the index"}
+    if args.from_pypi:
+        if args.profile:
+            raise BuilderError("--profile selects a source build; it cannot go with --from-pypi")
+        choice = SourceChoice(False, "--from-pypi")
+    elif args.from_source:
+        choice = SourceChoice(True, "--from-source")
+    else:
+        choice = choose_source(args.version, args.profile)
+    how = "lean numpy built from source" if choice.from_source else "the PyPI numpy wheel"
+    info(f"slimming {how}: {choice.reason}")
+    return {"from_source": choice.from_source, "reason": choice.reason}
 
 
 def _download(package: str, version: str | None, runtime_spec: str | None) -> Path:

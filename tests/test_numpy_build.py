@@ -1,0 +1,205 @@
+"""Lean numpy from source: planning and fallbacks (fast), and ONE real build of numpy 1.26.4 with
+the ``size`` profile (slow, network), cached under ~/.cache so every later run reuses it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
+
+from builder.__main__ import main
+from builder.elf import needed_libraries
+from builder.environments import create_environment
+from builder.errors import BuildError, RecipeError
+from builder.numpy_build import (
+    BuiltNumpy,
+    build_numpy,
+    cache_key,
+    choose_source,
+    compiler_identity,
+    plan_for,
+)
+from builder.pypi import download_wheel
+from builder.runner import run
+from builder.sdist import Sdist
+from builder.slim_recipe import load_slim_recipe
+from builder.strip import is_elf
+from builder.verify import verify_wheels
+from builder.wheelfile import Wheel
+
+VERSION = "1.26.4"
+RUNTIME = "tflite-runtime==2.14.0"
+
+
+def fake_sdist(sha: str = "a" * 64) -> Sdist:
+    return Sdist("numpy", Version(VERSION), Path(f"numpy-{VERSION}.tar.gz"), sha)
+
+
+# -- fast -----------------------------------------------------------------------------------------
+
+
+def test_cache_key_covers_sdist_options_and_compiler() -> None:
+    size, speed = plan_for(VERSION, "size"), plan_for(VERSION, "speed")
+    key = cache_key(size, fake_sdist(), "gcc 12")
+    assert key == cache_key(plan_for(VERSION, None), fake_sdist(), "gcc 12")
+    others = {
+        cache_key(speed, fake_sdist(), "gcc 12"),
+        cache_key(size, fake_sdist("b" * 64), "gcc 12"),
+        cache_key(size, fake_sdist(), "gcc 13"),
+    }
+    assert key not in others and len(others) == 3
+
+
+@pytest.mark.parametrize(
+    ("version", "profile", "message"),
+    [(VERSION, "tiny", "no build profile 'tiny'"), ("1.20.0", None, "range matches numpy 1.20.0")],
+)
+def test_bad_requests_fail_before_any_download(
+    version: str, profile: str | None, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens there
+    with pytest.raises(RecipeError, match=re.escape(message)):
+        build_numpy(version, profile)
+
+
+def test_slim_takes_the_lean_path_where_a_compiler_exists() -> None:
+    choice = choose_source(VERSION)
+    assert choice.from_source, choice.reason
+    assert "compiler is available" in choice.reason
+
+
+def test_slim_falls_back_to_pypi_without_a_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CC", "no-such-cc-1f3e")
+    choice = choose_source(VERSION)
+    assert not choice.from_source
+    assert choice.reason.startswith("no C/C++ compiler found")
+    with pytest.raises(BuildError, match=re.escape("no C/C++ compiler found")):
+        compiler_identity()
+
+
+def test_slim_falls_back_to_pypi_for_versions_the_recipe_lacks() -> None:
+    choice = choose_source("1.20.0")
+    assert not choice.from_source
+    assert "no [[build.numpy]] range matches numpy 1.20.0" in choice.reason
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["numpy", "--wheel", "x.whl", "--from-source"], "--wheel excludes --from-source"),
+        (["tflite-runtime", "--from-source"], "build numpy only, not tflite-runtime"),
+        (["numpy", "--from-pypi", "--profile", "speed"], "cannot go with --from-pypi"),
+    ],
+)
+def test_slim_origin_options_are_checked(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["slim", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+# -- one real build (slow, network) --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lean() -> BuiltNumpy:
+    return build_numpy(VERSION)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_lean_build_has_no_blas_and_a_true_manylinux_tag(lean: BuiltNumpy) -> None:
+    wheel = Wheel.open(lean.path)
+    names = wheel.names()
+    assert not [n for n in names if n.startswith("numpy.libs/")]
+    needed = {lib for n in names if is_elf(data := wheel.read(n)) for lib in needed_libraries(data)}
+    assert needed, "no extension module read"
+    assert not [lib for lib in needed if re.match(r"lib(openblas|gfortran|quadmath)", lib)]
+    assert needed <= {"libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"}
+    assert re.fullmatch(r"manylinux_2_\d+_x86_64", lean.platform_tag)
+    shown = run([sys.executable, "-m", "auditwheel", "show", lean.path], echo=False).output
+    assert f'platform tag:\n"{lean.platform_tag}"' in shown or lean.platform_tag in shown
+    assert parse_wheel_filename(lean.path.name)[1] == Version(VERSION)
+    assert lean.stripped and all(after < before for before, after in lean.stripped.values())
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_second_build_comes_from_the_cache(lean: BuiltNumpy) -> None:
+    started = time.monotonic()
+    again = build_numpy(VERSION, "size")
+    assert again.cached and again.path == lean.path and again.key == lean.key
+    assert time.monotonic() - started < 60  # sdist listing and hash check, no compiler run
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_build_command_writes_a_labelled_wheel(lean: BuiltNumpy, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    argv = ["build", "numpy", "--version", VERSION, "--out", str(tmp_path), "--report", str(report)]
+    assert main(argv) == 0
+    out = tmp_path / lean.path.name.replace(f"numpy-{VERSION}-", f"numpy-{VERSION}+lean-")
+    assert Wheel.open(out).version == Version(f"{VERSION}+lean")
+    data = json.loads(report.read_text())
+    assert data["cached"] is True and data["output"] == str(out)
+    assert data["platform_tag"] == lean.platform_tag
+    assert "setup-args=-Dblas=none" in data["config_settings"]
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_lean_build_runs_the_smoke_models_under_tflite_runtime_2_14(lean: BuiltNumpy) -> None:
+    stock = download_wheel(f"numpy=={VERSION}")
+    result = verify_wheels([lean.path], RUNTIME, reference_wheels=[stock])
+    assert result.ok, [r.to_dict() for r in result.results if not r.ok]
+    assert result.installed["numpy"] == VERSION
+    assert all(r.identical is not False for r in result.results)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_public_api_works_after_the_slim_recipe_edits(lean: BuiltNumpy, tmp_path: Path) -> None:
+    """The lazy-import edits keep np.linalg.inv, np.random.default_rng and np.fft.fft working."""
+    wheel = Wheel.open(lean.path)
+    for edit in load_slim_recipe("numpy", Version(VERSION)).edits:
+        text = wheel.read(edit.file).decode()
+        wheel.replace(edit.file, edit.apply(text, wheel.filename).encode())
+    wheel.set_local_version("edited")
+    env = create_environment(tmp_path / "env")
+    env.install([str(wheel.write(tmp_path / "out"))])
+    script = (
+        "import sys, numpy as np\n"
+        "lazy = 'numpy.linalg' not in sys.modules and 'numpy.random' not in sys.modules\n"
+        "inv = np.linalg.inv(np.array([[4.0, 7.0], [2.0, 6.0]]))\n"
+        "rng = np.random.default_rng(0).integers(0, 100, 3)\n"
+        "fft = np.fft.fft(np.array([1.0, 0.0, 0.0, 0.0]))\n"
+        "print(lazy, inv.round(2).tolist(), len(rng), fft.real.tolist())\n"
+    )
+    output = subprocess.run(
+        [str(env.python), "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")[0]
+    assert output == "True [[0.6, -0.7], [-0.2, 0.4]] 3 [1.0, 1.0, 1.0, 1.0]"
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_path: Path) -> None:
+    sizes = {}
+    for origin in ("--from-source", "--from-pypi"):
+        out, report = tmp_path / origin, tmp_path / f"{origin}.json"
+        argv = ["slim", "numpy", origin, "--version", VERSION, "--out", str(out),
+                "--report", str(report)]  # fmt: skip
+        assert main(argv) == 0
+        data = json.loads(report.read_text())
+        assert data["origin"]["from_source"] is (origin == "--from-source")
+        assert data["verification"]["ok"] and len(data["verification"]["models"]) == 6
+        [wheel] = out.glob("*.whl")
+        sizes[origin] = wheel.stat().st_size
+    assert sizes["--from-source"] < sizes["--from-pypi"], sizes
