@@ -24,7 +24,7 @@ from .arrays import RawArray
 from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
-from .errors import UnsupportedPlatformError
+from .errors import EnvironmentSetupError, UnsupportedPlatformError
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .smoke import (
     DEFAULT_TIMEOUT,
@@ -114,9 +114,16 @@ def reference_requirements(
     runtime: Runtime,
     wheels: Sequence[Wheel],
     reference_wheels: Sequence[Path] | None = None,
+    *,
+    from_index: bool = True,
 ) -> list[str]:
     """What the unmodified stack installs: stock versions of the given wheels, the runtime and its
-    recipe's constraints (a stock pin that violates a constraint yields to the constraint)."""
+    recipe's constraints (a stock pin that violates a constraint yields to the constraint).
+
+    A wheel's stock version is the index's release of its public version: a wheel can be changed
+    without a local label, so it cannot vouch for itself. ``from_index=False`` is the fallback for
+    wheels the index does not have (a local build): unlabelled wheels are then their own
+    reference."""
     if reference_wheels is not None:
         given = [str(p) for p in reference_wheels]
         names = {Wheel.open(p).name for p in reference_wheels}
@@ -129,9 +136,8 @@ def reference_requirements(
         clashing = [c for c in constraints if canonicalize_name(c.requirement.name) == wheel.name]
         if any(public not in c.requirement.specifier for c in clashing):
             continue
-        # An unmodified wheel is its own reference; a relabelled one stands for PyPI's release.
-        stock = wheel.version.local is None
-        requirements.append(str(wheel.path) if stock else f"{wheel.name}=={public}")
+        own = wheel.version.local is None and not from_index
+        requirements.append(str(wheel.path) if own else f"{wheel.name}=={public}")
     if not any(runtime_for_distribution(w.name) for w in wheels):
         requirements.append(str(runtime.requirement))
     requirements += [str(c.requirement) for c in constraints]
@@ -159,7 +165,8 @@ def verify_wheels(
     runnable = [m for m in suite if m.name not in precheck]
     with scratch_dir("verify") as tmp:
         stock = reference_requirements(chosen, wheels, reference_wheels)
-        reference = _ReferenceStack(tmp / "reference", stock)
+        local = reference_requirements(chosen, wheels, reference_wheels, from_index=False)
+        reference = _ReferenceStack(tmp / "reference", stock, local)
         expected, inputs, unusable = _expectations(runnable, reference, chosen, timeout)
         candidate = create_environment(tmp / "candidate")
         requirements = [str(w.path) for w in wheels]
@@ -177,7 +184,7 @@ def verify_wheels(
                 result = _blame(model, result, reference, expected[model.name], inputs, timeout)
             results[model.name] = result
     ordered = tuple(results[m.name] for m in suite)
-    notes = _notes(chosen, runtime_wheel)
+    notes = _notes(chosen, runtime_wheel) + reference.notes
     return VerifyResult(
         runtime=str(chosen),
         wheels=tuple(w.filename for w in wheels),
@@ -192,9 +199,11 @@ def verify_wheels(
 class _ReferenceStack:
     """The unmodified stack, created on first use only (most verifications never need it)."""
 
-    def __init__(self, root: Path, requirements: list[str]) -> None:
+    def __init__(self, root: Path, requirements: list[str], fallback: list[str]) -> None:
         self.root = root
         self.requirements = requirements
+        self.fallback = fallback
+        self.notes: tuple[str, ...] = ()
         self._env: Environment | None = None
 
     @property
@@ -205,8 +214,20 @@ class _ReferenceStack:
     def python(self) -> Path:
         if self._env is None:
             step("creating the reference (unmodified) stack: " + " ".join(self._short()))
-            self._env = create_environment(self.root)
-            self._env.install(self.requirements)
+            env = create_environment(self.root)
+            try:
+                env.install(self.requirements)
+            except EnvironmentSetupError as exc:
+                if self.fallback == self.requirements:
+                    raise
+                note = f"the stock releases are not installable ({exc}); the given wheels"
+                note += " serve as their own reference"
+                warn(note)
+                self.notes += (note,)
+                self.requirements = self.fallback
+                env = create_environment(self.root)
+                env.install(self.requirements)
+            self._env = env
         return self._env.python
 
     def _short(self) -> list[str]:
