@@ -26,6 +26,7 @@ jobs:
     steps:
       - uses: actions/checkout@v4
       - run: echo "${{ github.event.pull_request.title }}" "${{ matrix.missing }}"
+      - run: echo $HOME
 """
 
 
@@ -43,11 +44,16 @@ def lint(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def actionlint(path: Path) -> subprocess.CompletedProcess[str]:
-    return lint([tool("actionlint"), "-no-color", str(path)])
+    # -shellcheck explicitly: actionlint silently skips the run: scripts when shellcheck is not on
+    # PATH, as it is not when the venv is not activated.
+    return lint([tool("actionlint"), "-no-color", "-shellcheck", tool("shellcheck"), str(path)])
 
 
 def zizmor(path: Path) -> subprocess.CompletedProcess[str]:
-    return lint([tool("zizmor"), "--offline", "--no-progress", "--color=never", str(path)])
+    # The strictest persona; offline, so the audits that ask GitHub (impostor commits, known
+    # vulnerable action versions) do not run here.
+    cmd = [tool("zizmor"), "--offline", "--no-progress", "--color=never", "--persona=auditor"]
+    return lint([*cmd, str(path)])
 
 
 def test_there_are_workflows() -> None:
@@ -72,6 +78,7 @@ def test_the_linters_catch_a_bad_workflow(tmp_path: Path) -> None:
     bad.write_text(BAD_WORKFLOW)
     linted = actionlint(bad)
     assert linted.returncode != 0 and "matrix" in linted.stdout, linted.stdout
+    assert "SC2086" in linted.stdout, "shellcheck runs inside actionlint"
     audited = zizmor(bad)
     assert audited.returncode != 0
     assert "template-injection" in audited.stdout and "unpinned-uses" in audited.stdout
@@ -125,6 +132,29 @@ def test_least_privilege_and_no_expressions_in_scripts() -> None:
     ]
 
 
+def workflow_env(name: str) -> str:
+    match = re.search(rf'^  {name}: "?([^"#\s]+)"?', EDGE_STACK.read_text(), re.MULTILINE)
+    assert match, name
+    return match.group(1)
+
+
+def test_the_workflow_commands_accept_its_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every matrix platform: the builder plans the tflite-runtime build and renders numpy's
+    cibuildwheel settings for exactly the versions the workflow names."""
+    from builder.__main__ import main
+
+    text = EDGE_STACK.read_text()
+    tf_version, python = workflow_env("TF_VERSION"), workflow_env("PYTHON_VERSION")
+    numpy_version = workflow_env("NUMPY_VERSION")
+    assert workflow_env("CIBW_BUILD") == "cp" + python.replace(".", "") + "-*"
+    for platform in re.findall(r"- platform: (\w+)", text):
+        build = ["build", "tflite-runtime", "--tf-version", tf_version, "--platform", platform]
+        assert main([*build, "--python", python, "--dry-run"]) == 0, platform
+        settings = ["build", "numpy", "--version", numpy_version, "--profile", "size"]
+        assert main([*settings, "--platform", platform, "--print-config-settings"]) == 0
+        assert "setup-args=-Dblas=none" in capsys.readouterr().out, platform
+
+
 def test_matrix_builds_slims_verifies_budgets_and_publishes() -> None:
     text = EDGE_STACK.read_text()
     platforms = re.findall(r"- platform: (\w+)", text)
@@ -133,8 +163,17 @@ def test_matrix_builds_slims_verifies_budgets_and_publishes() -> None:
     assert "python-arch: x86" in win32 and "cibw-archs: x86" in win32
     assert "CIBW_ARCHS_WINDOWS: ${{ matrix.cibw-archs }}" in text
     scripts = "\n".join(run_scripts())
+    # Linux builds run the Dockerfile (manylinux; ENTRYPOINT: the same builder command).
+    assert 'docker build --build-arg MANYLINUX_IMAGE="$MANYLINUX_IMAGE"' in scripts
+    assert "docker run --rm" in scripts and '--platform "$PLATFORM"' in scripts
+    assert "manylinux-image: quay.io/pypa/manylinux_2_28_x86_64" in text
+    # numpy is verified on each platform with the tflite-runtime wheel built there.
+    assert '--runtime "tflite-runtime==$TF_VERSION"' in scripts
+    assert "PIP_FIND_LINKS: ${{ github.workspace }}/dist" in text
+    assert "CIBW_ENVIRONMENT: ${{ steps.numpy-config.outputs.environment }}" in text
     for command in (
         "python -m builder build tflite-runtime",
+        "python -m builder build numpy --print-environment",
         "python -m builder build numpy --print-config-settings",
         "python -m builder slim numpy",
         "python -m builder verify dist/*.whl",
