@@ -1,0 +1,83 @@
+"""``python -m builder``: dispatch, --help/--report on every command, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error, cli
+from wheel_factory import build_wheel
+
+from builder import __version__
+from builder.__main__ import build_parser
+
+
+def _leaf_parsers(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> dict[str, argparse.ArgumentParser]:
+    """Every parser that runs something (``verify``, ``build numpy``, ...), by command path."""
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subparsers:
+        return {path.strip(): parser}
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in subparsers:
+        for name, sub in action.choices.items():
+            found.update(_leaf_parsers(sub, f"{path} {name}"))
+    return found
+
+
+LEAVES = _leaf_parsers(build_parser())
+
+
+def test_verify_and_slim_are_commands() -> None:
+    assert {"verify", "slim"} <= set(LEAVES)
+
+
+@pytest.mark.parametrize("command", sorted(LEAVES))
+def test_every_command_takes_a_report(command: str) -> None:
+    options = {o for a in LEAVES[command]._actions for o in a.option_strings}
+    assert {"--help", "--report"} <= options
+
+
+@pytest.mark.parametrize("command", ["verify", "slim"])
+def test_help(command: str) -> None:
+    proc = cli(command, "--help")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(f"usage: python -m builder {command}")
+    assert "--report FILE.json" in proc.stdout and "--runtime SPEC" in proc.stdout
+
+
+def test_version_and_usage_errors() -> None:
+    proc = cli("--version")
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"python -m builder {__version__}")
+    proc = cli()
+    assert proc.returncode == 2 and "required: COMMAND" in proc.stderr
+    proc = cli("frobnicate")
+    assert proc.returncode == 2 and "invalid choice: 'frobnicate'" in proc.stderr
+    proc = cli("verify")
+    assert proc.returncode == 2 and "WHEEL" in proc.stderr
+
+
+def test_missing_wheel_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "[odd]" / "numpy-1.26.4-py3-none-any.whl"
+    proc = cli("verify", missing, "--report", tmp_path / "r.json")
+    line = assert_one_line_error(proc)
+    assert proc.returncode == 2
+    assert line == f"error: {missing}: no such file"  # [brackets] are not eaten as markup
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_bad_runtime_spec_is_one_line(tmp_path: Path) -> None:
+    proc = cli("slim", "numpy", "--runtime", "tensorflow", "--out", tmp_path / "out")
+    line = assert_one_line_error(proc)
+    assert "unknown runtime 'tensorflow'" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_package_for_wheel(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "in")
+    proc = cli("slim", "numpy", "--wheel", wheel, "--out", tmp_path / "out")
+    line = assert_one_line_error(proc)
+    assert line == "error: demo-1.0-py3-none-any.whl is not a numpy wheel"
+    assert not (tmp_path / "out").exists()
