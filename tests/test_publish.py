@@ -38,7 +38,6 @@ from builder.publish import (
     requirements_text,
 )
 
-
 # passlib (htpasswd for pypiserver) still imports the stdlib crypt module.
 pytestmark = pytest.mark.filterwarnings("ignore:'crypt' is deprecated:DeprecationWarning")
 
@@ -242,6 +241,7 @@ def test_publish_uploads_and_pins_and_reruns_skip_identical_files(
         again.output,
         (tmp_path / "first.json").read_text(),
         (tmp_path / "again.json").read_text(),
+        pins,
     )
 
 
@@ -364,7 +364,8 @@ def test_published_stack_installs_from_the_index_and_runs_the_smoke_models(
     result = builder_cli([*args, "--report", "publish.json"], tmp_path, index_server.env())
     assert result.returncode == 0, result.output
     report_text = (tmp_path / "publish.json").read_text()
-    assert_no_secrets(index_server, result.output, report_text)
+    requirements = tmp_path / "requirements-edge.txt"
+    assert_no_secrets(index_server, result.output, report_text, requirements.read_text())
     sizes = {f["file"]: f["size"] for f in json.loads(report_text)["files"]}
     assert all(size <= 5_000_000 for size in sizes.values()), sizes
 
@@ -376,7 +377,6 @@ def test_published_stack_installs_from_the_index_and_runs_the_smoke_models(
     suite = run_suite(env.python)
     assert suite.ok, suite.summary()
 
-    requirements = tmp_path / "requirements-edge.txt"
     pinned, output = install_from_index(
         tmp_path / "pinned", index_server.simple, ["--require-hashes", "-r", str(requirements)]
     )

@@ -310,3 +310,29 @@ def test_fake_tree_builds_a_wheel_that_installs(env: dict[str, Path], tmp_path: 
     )
     out = subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True)
     assert out.stdout.split() == ["2.16.1", "v2.16.1", "42"]
+
+
+@pytest.mark.parametrize("platform", ["win32", "win_amd64", "linux_x86_64", "linux_aarch64"])
+@pytest.mark.parametrize("version", ["2.16.1", "2.20.0"])
+def test_every_version_and_platform_plans_the_official_script(
+    env: dict[str, Path], version: str, platform: str
+) -> None:
+    lines = _plan(env, tf_version=version, platform=platform)
+    text = "\n".join(lines)
+    patches = sorted(
+        p.name for p in (project_root() / "patches/tflite-runtime" / version).iterdir()
+    )
+    assert _patch_lines(version, patches) == [
+        line for line in lines if "/patches/" in f"/{line.strip()}"
+    ]
+    target = {"win32": "windows", "win_amd64": "windows"}.get(platform, platform)
+    assert f"      $ bash {SCRIPT} {target}   (in " in text
+    generator = {"win32": "-A Win32 ", "win_amd64": "-A x64 "}.get(platform, "")
+    assert f"configures CMake (host tools, then the module) with: {generator}-C " in text
+    assert "and builds with: cmake --build . -j 2 --config Release " in text
+    assert f"      env TFLITE_GIT_VERSION=v{version}" in lines
+    tag = {"linux_x86_64": "manylinux_2_28_x86_64", "linux_aarch64": "manylinux_2_28_aarch64"}
+    assert (
+        lines[-1]
+        == f"Output wheel: tflite_runtime-{version}-cp312-cp312-{tag.get(platform, platform)}.whl"
+    )
