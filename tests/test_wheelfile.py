@@ -318,6 +318,13 @@ def test_platform_tag_rewrites_file_name_and_wheel_file(tmp_path: Path) -> None:
     assert "Tag: py3-none-win_amd64\n" in written.read_text(f"{DIST}/WHEEL")
 
 
+def test_written_wheel_is_readable_like_any_new_file(tmp_path: Path) -> None:
+    written = _edit(build_wheel(tmp_path / "in")).write(tmp_path / "out")
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
 def test_write_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
     path = build_wheel(tmp_path)
     before = _digest(path)
