@@ -569,7 +569,10 @@ def _run_script(plan: Plan, s: Step, context: dict[str, Any]) -> None:
     env = dict(s.env)
     env["PATH"] = f"{plan.venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(plan.venv)
-    run(s.commands[0], cwd=plan.tree, env=env)
+    shell = plan.platform.driver.find_shell()
+    if shell is None:
+        raise BuildError(f"{plan.platform.driver.SCRIPT_SHELL} is not on PATH")
+    run([shell, *s.commands[0][1:]], cwd=plan.tree, env=env)
     built = plan.dist_dir / plan.script_wheel_name
     if not built.is_file():
         found = ", ".join(p.name for p in plan.dist_dir.glob("*.whl")) or "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -336,3 +337,21 @@ def test_every_version_and_platform_plans_the_official_script(
         lines[-1]
         == f"Output wheel: tflite_runtime-{version}-cp312-cp312-{tag.get(platform, platform)}.whl"
     )
+
+
+def test_windows_driver_skips_wsl_bash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CreateProcess would pick System32\\bash.exe (WSL, no MSVC) for a bare "bash"."""
+    from builder.platforms import windows
+
+    found = {}
+    for where in ("Windows/System32", "Git/usr/bin"):
+        directory = tmp_path / where
+        directory.mkdir(parents=True)
+        found[where] = directory / "bash"
+        found[where].write_text("#!/bin/sh\n")
+        found[where].chmod(0o755)
+    monkeypatch.setenv("SYSTEMROOT", str(tmp_path / "Windows"))
+    monkeypatch.setenv("PATH", os.pathsep.join(str(p.parent) for p in found.values()))
+    assert windows.find_shell() == str(found["Git/usr/bin"])
+    monkeypatch.setenv("PATH", str(found["Windows/System32"].parent))
+    assert windows.find_shell() is None

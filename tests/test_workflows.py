@@ -24,7 +24,7 @@ jobs:
   greet:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
+      - uses: pypa/cibuildwheel@v3.2.1
       - run: echo "${{ github.event.pull_request.title }}" "${{ matrix.missing }}"
       - run: echo $HOME
 """

@@ -27,6 +27,10 @@ def build_problem(target: Platform) -> str | None:
     return None
 
 
+def find_shell() -> str | None:
+    return shutil.which(SCRIPT_SHELL)
+
+
 def interpreter(target: Platform, python: str) -> list[str]:
     """The command that runs CPython ``python`` (X.Y): ``pythonX.Y`` or a manylinux /opt/python."""
     name = f"python{python}"

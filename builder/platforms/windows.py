@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import sys
@@ -19,8 +20,22 @@ PYTHON_LIBS_PLACEHOLDER = "<base_prefix of the build Python>/libs"
 def build_problem(target: Platform) -> str | None:
     if sys.platform != "win32":
         return f"{target.name} wheels need MSVC on Windows; this host is {sys.platform}"
-    if shutil.which(SCRIPT_SHELL) is None:
+    if find_shell() is None:
         return "the official script needs bash on PATH (Git for Windows or MSYS2)"
+    return None
+
+
+def find_shell() -> str | None:
+    """bash from PATH, skipping System32's bash.exe: that is WSL, which cannot see MSVC. (Given
+    a bare "bash", CreateProcess would search System32 before PATH and find it.)"""
+    root = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    system_dirs = {os.path.normcase(os.path.join(root, d)) for d in ("System32", "Sysnative")}
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if not entry or os.path.normcase(os.path.normpath(entry)) in system_dirs:
+            continue
+        found = shutil.which(SCRIPT_SHELL, path=entry)
+        if found:
+            return found
     return None
 
 
