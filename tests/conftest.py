@@ -4,6 +4,7 @@
   (text mode, stdout and stderr captured separately).
 * ``assert_one_line_error(proc)`` checks the contract for bad input: non-zero exit, one
   ``error:`` line on stderr, no traceback; it returns that line.
+* ``bump_operator_version(model_bytes)``: a real model no runtime can load (unusable anywhere).
 * ``stock_numpy`` (session, network): PyPI's numpy 1.26.4 wheel for this interpreter, cached.
 * ``runtime_wheel`` (session, network): tflite-runtime 2.14.0 for this interpreter, cached.
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,12 +21,16 @@ from pathlib import Path
 import pytest
 
 from builder.pypi import download_wheel
+from builder.runtimes import resolve_runtime
+from builder.tflite_model import _MODEL_OPERATOR_CODES, _OPCODE_VERSION, _Buffer, _Table
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DIR = ROOT / "smoke_models"
 NUMPY_VERSION = "1.26.4"
 TFLITE_RUNTIME = "tflite-runtime==2.14.0"
 CLI_TIMEOUT = 900
+# The numpy 1.26.4 expectations of the slow tests hold where tflite-runtime 2.14 is the default.
+TFLITE_DEFAULT = resolve_runtime(None).name == "tflite-runtime"
 
 
 def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,6 +53,20 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, proc.stderr
     return errors[0]
+
+
+def bump_operator_version(data: bytes, version: int = 99) -> bytes:
+    """The model with its first explicitly versioned operator code set to ``version``, which no
+    runtime implements: a model that fails on every stack."""
+    buf = _Buffer(data)
+    model = _Table(buf, buf.follow(0, "root"), "model")
+    for code in model.tables(_MODEL_OPERATOR_CODES, "operator_codes"):
+        at = code._field(_OPCODE_VERSION, 4)
+        if at is not None:
+            patched = bytearray(data)
+            struct.pack_into("<i", patched, at, version)
+            return bytes(patched)
+    raise AssertionError("no operator code stores its version")
 
 
 @pytest.fixture

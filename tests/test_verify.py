@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import NUMPY_VERSION, SMOKE_DIR, assert_one_line_error, cli
+from conftest import (
+    NUMPY_VERSION,
+    SMOKE_DIR,
+    TFLITE_DEFAULT,
+    assert_one_line_error,
+    bump_operator_version,
+    cli,
+)
 from packaging.version import Version
 from wheel_factory import build_wheel
 
 from builder.errors import UnsupportedPlatformError
 from builder.pypi import download_wheel
 from builder.runtimes import resolve_runtime
-from builder.tflite_model import (
-    _MODEL_OPERATOR_CODES,
-    _OPCODE_VERSION,
-    _Buffer,
-    _Table,
-    read_model_info,
-)
+from builder.tflite_model import read_model_info
 from builder.verify import check_host_can_run, conflicts, reference_requirements, runtime_for
 from builder.wheelfile import Wheel
 
@@ -31,7 +31,6 @@ NUMPY2 = "numpy==2.2.6"  # the newest 2.x with cp39-cp313 wheels at once
 SMOKE_NAMES = {
     "cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful",
 }  # fmt: skip
-TFLITE_DEFAULT = resolve_runtime(None).name == "tflite-runtime"
 
 
 def real_stack(test: Callable[..., None]) -> Callable[..., None]:
@@ -103,20 +102,6 @@ def test_runtime_wheel_wins_and_conflicting_runtime_is_refused(tmp_path: Path) -
 
 
 # -- real stacks --------------------------------------------------------------------------------
-
-
-def bump_operator_version(data: bytes, version: int = 99) -> bytes:
-    """The model with its first explicitly versioned operator code set to ``version``, which no
-    runtime implements: a model that fails on every stack."""
-    buf = _Buffer(data)
-    model = _Table(buf, buf.follow(0, "root"), "model")
-    for code in model.tables(_MODEL_OPERATOR_CODES, "operator_codes"):
-        at = code._field(_OPCODE_VERSION, 4)
-        if at is not None:
-            patched = bytearray(data)
-            struct.pack_into("<i", patched, at, version)
-            return bytes(patched)
-    raise AssertionError("no operator code stores its version")
 
 
 def needs_future_runtime(data: bytes) -> bytes:
