@@ -218,7 +218,8 @@ def _run_series(patches: list[Patch], originals: Texts, reverse: bool) -> Texts:
 def _write(target: Path, text: str) -> None:
     mode = stat.S_IMODE(target.stat().st_mode)
     with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:  # write_text(newline=): 3.10+
+            out.write(text)
         tmp.chmod(mode)
 
 

@@ -5,17 +5,18 @@ Layout (``OUT`` is the index root, the URL to pass to ``pip --index-url``)::
     OUT/index.html                      every project, linked as ``<name>/`` (trailing slash)
     OUT/<name>/index.html               the project's files, ``href="<file>#sha256=<digest>"``
     OUT/<name>/<file>.whl               the wheel itself
-    OUT/<name>/<file>.whl.metadata      its METADATA (PEP 658), so pip resolves without downloading
 
 Names are normalised (PEP 503), links are relative and percent-encoded (``+`` of a local version
 becomes ``%2B``, which object stores would otherwise read as a space), and the pages carry
-``data-requires-python`` and ``data-core-metadata`` where they apply. The whole tree is built
-beside ``OUT`` and swapped into place, so ``OUT`` is never half-written.
+``data-requires-python`` where it applies. PEP 658 metadata files are deliberately not offered:
+pip 23.0 (bundled with CPython 3.9 and common on devices) rejects them whenever the metadata's
+Name is not spelled as the requirement (``tflite_runtime`` vs ``tflite-runtime``), and the wheels
+here are small enough to download. The whole tree is built beside ``OUT`` and swapped into place,
+so ``OUT`` is never half-written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import os
 import shutil
@@ -41,7 +42,6 @@ class IndexedFile:
     filename: str
     size: int
     sha256: str
-    metadata_sha256: str
     requires_python: str | None
 
     def to_dict(self) -> dict[str, object]:
@@ -119,16 +119,13 @@ def _add_wheel(root: Path, wheel: Wheel) -> IndexedFile:
     project_dir.mkdir(exist_ok=True)
     target = project_dir / wheel.path.name
     shutil.copyfile(wheel.path, target)
-    metadata = wheel.metadata_text().encode("utf-8")
-    (project_dir / f"{wheel.path.name}.metadata").write_bytes(metadata)
-    headers = HeaderParser().parsestr(metadata.decode("utf-8"), headersonly=True)
+    headers = HeaderParser().parsestr(wheel.metadata_text(), headersonly=True)
     requires_python = headers.get("Requires-Python")
     return IndexedFile(
         project=wheel.name,
         filename=wheel.path.name,
         size=target.stat().st_size,
         sha256=sha256_file(target),
-        metadata_sha256=hashlib.sha256(metadata).hexdigest(),
         requires_python=requires_python.strip() if requires_python else None,
     )
 
@@ -152,10 +149,6 @@ def _file_link(indexed: IndexedFile) -> str:
     attributes = [f'href="{html.escape(href)}"']
     if indexed.requires_python:
         attributes.append(f'data-requires-python="{html.escape(indexed.requires_python)}"')
-    metadata = f"sha256={indexed.metadata_sha256}"
-    # PEP 714's name, and PEP 658's original one for older pip.
-    attributes.append(f'data-core-metadata="{metadata}"')
-    attributes.append(f'data-dist-info-metadata="{metadata}"')
     return f"<a {' '.join(attributes)}>{html.escape(indexed.filename)}</a>"
 
 

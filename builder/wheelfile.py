@@ -318,7 +318,13 @@ class Wheel:
                 if entry.hash_ is None or entry.size is None:
                     raise WheelError(f"{self.path.name}: RECORD has no hash/size for {name}")
                 with zf.open(name) as stream:
-                    if not entry.validate_stream(stream):
+                    # installer 0.7, the last release for CPython 3.9, has only validate(bytes).
+                    valid = (
+                        entry.validate_stream(stream)
+                        if hasattr(entry, "validate_stream")
+                        else entry.validate(stream.read())
+                    )
+                    if not valid:
                         raise WheelError(
                             f"{self.path.name}: {name} does not match its RECORD hash/size"
                         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -53,11 +52,12 @@ def test_index_layout_names_hashes_and_trailing_slashes(dist: Path, tmp_path: Pa
     assert text == wheel.name
     assert href == f"Edge_Pkg-1.0%2Bslim-py3-none-any.whl#sha256={sha256_file(wheel)}"
     assert (out / "edge-pkg" / wheel.name).read_bytes() == wheel.read_bytes()
-    metadata = (out / "edge-pkg" / f"{wheel.name}.metadata").read_bytes()
-    digest = hashlib.sha256(metadata).hexdigest()
-    assert f'data-core-metadata="sha256={digest}"' in attributes
+    # No PEP 658 metadata: pip 23.0 rejects it when Name is spelled unlike the requirement.
+    assert "metadata" not in attributes
+    assert sorted(p.name for p in (out / "edge-pkg").iterdir()) == sorted(
+        ["index.html", wheel.name]
+    )
     assert 'data-requires-python="&gt;=3.8"' in attributes
-    assert b"Requires-Dist: helper.lib" in metadata
 
 
 def snapshot(root: Path) -> dict[Path, bytes]:
