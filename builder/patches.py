@@ -217,10 +217,9 @@ def _run_series(patches: list[Patch], originals: Texts, reverse: bool) -> Texts:
 
 def _write(target: Path, text: str) -> None:
     mode = stat.S_IMODE(target.stat().st_mode)
-    with atomic_path(target) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:  # write_text(newline=): 3.10+
-            out.write(text)
-        tmp.chmod(mode)
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        out.write(text)  # not write_text(newline=): that is 3.10+
+    target.chmod(mode)  # after the move: atomic_path gives new files the umask's mode
 
 
 def _read_lines(root: Path, patch: Patch, file_patch: FilePatch) -> tuple[list[str], bool]:
