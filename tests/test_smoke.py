@@ -10,13 +10,14 @@ from __future__ import annotations
 import shutil
 import struct
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import SMOKE_DIR
 
-from builder.arrays import RawArray, read_npz
+from builder.arrays import RawArray, compare, random_array, read_npy, read_npz, write_npz
 from builder.errors import RecipeError, VerificationError
 from builder.smoke import (
     CRASH,
@@ -180,3 +181,61 @@ def test_model_without_inputs_cannot_run(tmp_path: Path) -> None:
     [alone] = load_models(tmp_path / "alone.tflite")
     with pytest.raises(VerificationError, match="no inputs"):
         run_model(Path(sys.executable), alone)
+
+
+# -- arrays (the builder's numpy-free view of model inputs and outputs) -------------------------
+
+
+def test_npz_round_trip_and_smoke_files(tmp_path: Path) -> None:
+    arrays = [_f32(1.0, -2.5), RawArray("|i1", (2, 2), bytes([1, 255, 0, 128]))]
+    write_npz(tmp_path / "a.npz", arrays)
+    assert read_npz(tmp_path / "a.npz") == arrays
+    assert read_npz(tmp_path / "a.npz")[1].values() == [1, -1, 0, -128]
+    for model in load_models():
+        inputs = read_npz(model.inputs)  # type: ignore[arg-type]
+        assert inputs and all(len(a.data) == a.size * int(a.dtype[2:]) for a in inputs)
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b"not an npy", "not an .npy array"),
+        (b"\x93NUMPY\x09\x00" + b"\0" * 8, "unsupported .npy format version 9"),
+        (b"\x93NUMPY\x01\x00\x05\x00{'x'}", "malformed .npy header"),
+    ],
+)
+def test_bad_npy(data: bytes, fragment: str) -> None:
+    with pytest.raises(VerificationError, match=fragment):
+        read_npy(data, "x.npy")
+
+
+def test_bad_npz(tmp_path: Path) -> None:
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(VerificationError, match=r"cannot read \.npz"):
+        read_npz(tmp_path / "junk.npz")
+    write_npz(tmp_path / "gap.npz", [_f32(1.0)])
+    with zipfile.ZipFile(tmp_path / "gap.npz", "a") as zf:
+        zf.writestr("arr_5.npy", b"")
+    with pytest.raises(VerificationError, match="expected arrays named arr_0"):
+        read_npz(tmp_path / "gap.npz")
+
+
+def test_compare() -> None:
+    assert compare(_f32(1.0), _f32(1.0), 0, 0).identical
+    close = compare(_f32(1.0), _f32(1.00001), 1e-4, 0)
+    assert close.ok and not close.identical and close.max_abs_error > 0
+    assert not compare(_f32(1.0), _f32(2.0), 0.5, 0).ok
+    nan = float("nan")
+    assert compare(_f32(nan), _f32(nan), 0, 0).ok  # NaN where NaN is expected is a match
+    assert not compare(_f32(nan), _f32(1.0), 1, 1).ok
+    shape = compare(_f32(1.0, 2.0), RawArray("<f4", (1, 2), _f32(1.0, 2.0).data), 1, 1)
+    assert not shape.ok and "expected <f4[1, 2]" in shape.message
+
+
+def test_random_inputs_are_deterministic() -> None:
+    first = random_array("<f4", (1, 3, 0), seed=1)
+    assert first == random_array("<f4", (1, 3, 0), seed=1)
+    assert first != random_array("<f4", (1, 3, 0), seed=2)
+    assert first.shape == (1, 3, 1)  # dynamic (0/-1) dimensions become 1
+    assert all(0 <= v < 1 for v in first.values())
+    assert all(-128 <= v <= 127 for v in random_array("|i1", (64,), 0).values())
