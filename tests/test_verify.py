@@ -17,11 +17,16 @@ from conftest import (
     bump_operator_version,
     cli,
 )
+from packaging.requirements import Requirement
+from packaging.tags import sys_tags
 from packaging.version import Version
 from wheel_factory import build_wheel
 
-from builder.errors import UnsupportedPlatformError
-from builder.pypi import download_wheel
+from builder.cache import cache_dir
+from builder.environments import create_environment
+from builder.errors import DownloadError, EnvironmentSetupError, UnsupportedPlatformError
+from builder.pypi import download_wheel, find_cached_wheel
+from builder.runner import run
 from builder.runtimes import resolve_runtime
 from builder.tflite_model import read_model_info
 from builder.verify import check_host_can_run, conflicts, reference_requirements, runtime_for
@@ -99,6 +104,48 @@ def test_runtime_wheel_wins_and_conflicting_runtime_is_refused(tmp_path: Path) -
     assert str(runtime) == "tflite-runtime==2.14.0" and found is wheel
     with pytest.raises(UnsupportedPlatformError, match="conflicts with the runtime wheel"):
         runtime_for([wheel], "ai-edge-litert")
+
+
+# -- environments and the wheel cache (offline) ---------------------------------------------------
+
+
+def test_environment_installs_exactly_the_given_wheel(tmp_path: Path) -> None:
+    metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"
+    wheel = build_wheel(tmp_path / "in", files={"demo-1.0.dist-info/METADATA": metadata})
+    env = create_environment(tmp_path / "env")
+    env.install([str(wheel)], no_index=True)
+    assert env.installed() == {"demo": "1.0"}
+    out = run([env.python, "-c", "import demo; print(demo.answer())"], echo=False, log=False)
+    assert out.output.strip() == "42"
+    assert (env.site_packages / "demo" / "core.py").is_file()
+
+
+def test_environment_install_failure_is_one_line(tmp_path: Path) -> None:
+    metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: demo-absent\n"
+    # --no-index: pip looks only in local find-links directories, where this never exists.
+    wheel = build_wheel(tmp_path / "in", files={"demo-1.0.dist-info/METADATA": metadata})
+    env = create_environment(tmp_path / "env")
+    with pytest.raises(EnvironmentSetupError) as info:
+        env.install([str(wheel)], no_index=True)
+    message = str(info.value)
+    assert message.startswith("cannot install demo-1.0-py3-none-any.whl: ")
+    assert "demo-absent" in message and "\n" not in message
+
+
+def test_cached_wheel_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
+    wheels = cache_dir("wheels")
+    tag = next(iter(sys_tags()))
+    generic = build_wheel(wheels, "numpy", "1.26.4", filename="numpy-1.26.4-py3-none-any.whl")
+    specific = generic.with_name(f"numpy-1.26.4-{tag}.whl")
+    specific.write_bytes(generic.read_bytes())
+    wheels.joinpath("numpy-1.26.4-cp311-cp311-win_amd64.whl").write_bytes(b"")
+    assert find_cached_wheel(Requirement("numpy==1.26.4")) == specific  # most specific tag
+    assert find_cached_wheel(Requirement("numpy<2")) is None  # only exact pins are cached
+    assert find_cached_wheel(Requirement("numpy==1.26.3")) is None
+    assert download_wheel("numpy==1.26.4") == specific  # served from the cache, no pip
+    with pytest.raises(DownloadError, match="not a valid requirement"):
+        download_wheel("numpy = = 1")
 
 
 # -- real stacks --------------------------------------------------------------------------------
