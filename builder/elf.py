@@ -1,4 +1,5 @@
-"""Just enough ELF to read a shared object's DT_NEEDED list (pure Python, no binutils)."""
+"""Just enough ELF to read a shared object's DT_NEEDED list and its versioned symbol needs
+(``GLIBC_2.29``, from DT_VERNEED) in pure Python, without binutils."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import struct
 
 PT_LOAD, PT_DYNAMIC = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
+DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 
 
 def needed_libraries(data: bytes) -> list[str]:
@@ -16,9 +18,55 @@ def needed_libraries(data: bytes) -> list[str]:
         return []
 
 
+def version_needs(data: bytes) -> dict[str, tuple[str, ...]]:
+    """Symbol versions a shared object needs, per library (``{"libc.so.6": ("GLIBC_2.29", ...)}``);
+    {} for anything that is not a readable ELF. The same facts ``objdump -T`` shows per symbol."""
+    try:
+        return _version_needs(data)
+    except (struct.error, IndexError, ValueError):
+        return {}
+
+
 def _needed(data: bytes) -> list[str]:
-    if data[:4] != b"\x7fELF":
+    found = _dynamic(data)
+    if found is None:
         return []
+    entries, strtab = found
+    return [_string(data, strtab + value) for tag, value in entries if tag == DT_NEEDED]
+
+
+def _version_needs(data: bytes) -> dict[str, tuple[str, ...]]:
+    found = _dynamic(data)
+    if found is None:
+        return {}
+    entries, strtab = found
+    order = "<" if data[5] == 1 else ">"
+    tags = dict(entries)
+    if DT_VERNEED not in tags:
+        return {}
+    at = _file_offset(tags[DT_VERNEED], _loads(data))
+    needs: dict[str, tuple[str, ...]] = {}
+    for _ in range(tags.get(DT_VERNEEDNUM, 0)):
+        # Elf_Verneed (same layout in 32 and 64 bits): version, count, file, aux, next.
+        _, count, file, aux, following = struct.unpack_from(order + "HHIII", data, at)
+        names, entry = [], at + aux
+        for _ in range(count):
+            # Elf_Vernaux: hash, flags, other, name, next.
+            _, _, _, name, step = struct.unpack_from(order + "IHHII", data, entry)
+            names.append(_string(data, strtab + name))
+            entry += step
+        needs[_string(data, strtab + file)] = tuple(names)
+        if not following:
+            break
+        at += following
+    return needs
+
+
+def _loads(data: bytes) -> list[tuple[int, int, int, int]]:
+    return [h for h in _program_headers(data) if h[0] == PT_LOAD]
+
+
+def _program_headers(data: bytes) -> list[tuple[int, int, int, int]]:
     is64 = data[4] == 2
     order = "<" if data[5] == 1 else ">"
     if is64:
@@ -27,21 +75,24 @@ def _needed(data: bytes) -> list[str]:
     else:
         (phoff,) = struct.unpack_from(order + "I", data, 0x1C)
         phentsize, phnum = struct.unpack_from(order + "HH", data, 0x2A)
-    loads, dynamic = [], None
-    for index in range(phnum):
-        header = _program_header(data, order, is64, phoff + index * phentsize)
-        if header[0] == PT_LOAD:
-            loads.append(header)
-        elif header[0] == PT_DYNAMIC:
-            dynamic = header
+    return [_program_header(data, order, is64, phoff + i * phentsize) for i in range(phnum)]
+
+
+def _dynamic(data: bytes) -> tuple[list[tuple[int, int]], int] | None:
+    """The dynamic section's (tag, value) entries and the string table's file offset."""
+    if data[:4] != b"\x7fELF":
+        return None
+    is64 = data[4] == 2
+    order = "<" if data[5] == 1 else ">"
+    headers = _program_headers(data)
+    dynamic = next((h for h in headers if h[0] == PT_DYNAMIC), None)
     if dynamic is None:
-        return []
+        return None
     entries = _dynamic_entries(data, order, is64, dynamic[1], dynamic[3])
     strtab = next((value for tag, value in entries if tag == DT_STRTAB), None)
     if strtab is None:
-        return []
-    base = _file_offset(strtab, loads)
-    return [_string(data, base + value) for tag, value in entries if tag == DT_NEEDED]
+        return None
+    return entries, _file_offset(strtab, [h for h in headers if h[0] == PT_LOAD])
 
 
 def _program_header(data: bytes, order: str, is64: bool, at: int) -> tuple[int, int, int, int]:

@@ -14,6 +14,9 @@ from .errors import CommandError, EnvironmentSetupError
 from .runner import run
 
 PIP_TIMEOUT = 900
+# pip --python runs pip inside the target interpreter: our own PYTHONPATH would make whatever it
+# names look installed in the environment (and make `pip list` report it).
+PIP_ENV = {"PYTHONPATH": ""}
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Environment:
         if no_index:
             args.append("--no-index")
         try:
-            run([*args, *requirements], echo=echo, timeout=PIP_TIMEOUT)
+            run([*args, *requirements], echo=echo, timeout=PIP_TIMEOUT, env=PIP_ENV)
         except CommandError as exc:
             raise EnvironmentSetupError(
                 f"cannot install {', '.join(_short(requirements))}: {_pip_reason(exc)}"
@@ -48,7 +51,7 @@ class Environment:
 
     def installed(self) -> dict[str, str]:
         """Distribution name -> version of everything installed in the environment."""
-        result = run([*_pip(self), "list", "--format=freeze"], echo=False, log=False)
+        result = run([*_pip(self), "list", "--format=freeze"], echo=False, log=False, env=PIP_ENV)
         pairs = (line.split("==", 1) for line in result.output.splitlines() if "==" in line)
         return {name.lower(): version for name, version in pairs}
 

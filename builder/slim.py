@@ -3,9 +3,11 @@
 Steps: prepare one environment with the stock wheel and the runtime; run the models on it (the
 baseline every candidate must reproduce byte for byte); apply the recipe's source edits and trace
 a run; then remove, by delta debugging over units, first everything the trace did not touch, then
-what was only loaded but never imported; strip ELF files where the result still passes; write the
-wheel with a local version label and verify it once more with a real ``pip install`` into a fresh
-environment. Nothing reaches the output directory before that final verification passes.
+what was only loaded but never imported; strip ELF files where the result still passes; drop the
+``Requires-Dist`` entries inference never imports and apply the recipe's metadata repairs
+(``builder.dependencies``); write the wheel with a local version label and verify it once more
+with a real ``pip install`` into a fresh environment (and ``pip check`` when its dependencies
+changed). Nothing reaches the output directory before that final verification passes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from . import __version__
 from .arrays import RawArray
 from .cache import atomic_copy, cache_dir, scratch_dir
 from .console import info, step, warn
+from .dependencies import (
+    DependencyPlan,
+    PlatformCheck,
+    check_platform,
+    imported_distributions,
+    pip_check,
+    plan_dependencies,
+)
 from .entry_points import prune_entry_points
 from .environments import Environment, create_environment
 from .errors import VerificationError
@@ -80,6 +90,13 @@ class SlimResult:
     seconds: float = 0.0
     verification: VerifyResult | None = None
     warnings: list[str] = field(default_factory=list)
+    traced: list[str] = field(default_factory=list)
+    dependencies: DependencyPlan | None = None
+    platform: PlatformCheck | None = None
+    pip_check: list[str] | None = None
+    # The stock stack the search ran on (distribution -> version) and its outputs per model.
+    environment: dict[str, str] = field(default_factory=dict)
+    baseline: dict[str, tuple[tuple[RawArray, ...], ...]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -89,6 +106,7 @@ class SlimResult:
             "wheel_bytes": {"before": self.input_bytes, "after": self.output_bytes},
             "installed_bytes": {"before": self.installed_before, "after": self.installed_after},
             "traced_members": self.traced_members,
+            "traced": self.traced,
             "removed_units": self.removed_units,
             "kept_units": self.kept_units,
             "source_edits": self.edits,
@@ -97,6 +115,10 @@ class SlimResult:
                        "log": self.oracle_log},
             "seconds": round(self.seconds, 1),
             "verification": self.verification.to_dict() if self.verification else None,
+            "dependencies": self.dependencies.to_dict() if self.dependencies else None,
+            "platform": self.platform.to_dict() if self.platform else None,
+            "pip_check": self.pip_check,
+            "stock_environment": self.environment,
             "warnings": self.warnings,
         }  # fmt: skip
 
@@ -151,15 +173,21 @@ def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
     step(f"slimming {source.filename} ({result.input_bytes:,} B) for {runtime}")
     with scratch_dir("slim") as tmp:
         env = _prepare(tmp, source, runtime, runtime_wheel)
+        result.environment = env.installed()
         members = [m for m in source.names() if not source.is_dist_info(m)]
         workspace = Workspace(env, members, tmp / "stash")
         search = _baseline(workspace, models, options.timeout, source)
+        result.baseline = {name: run.outputs for name, run in search.baseline.items()}
         edited = _apply_edits(workspace, source, recipe, result)
-        used = _trace(search, members, result)
+        used, paths = _trace(search, members, result)
         removed = _minimise(search, recipe, members, used, options, result)
         overrides = _strip(search, removed, options, recipe, result) if options.strip else {}
-        slim = _write_wheel(source, removed, {**edited, **overrides}, options.label, tmp / "out")
+        replaced = {**edited, **overrides}
+        _check_metadata(source, recipe, search, paths, removed, replaced, result)
+        slim = _write_wheel(source, removed, replaced, options.label, tmp / "out", result)
         result.verification = _final_check(slim, runtime, source, search, options)
+        if result.dependencies is not None and result.dependencies.changed:
+            result.pip_check = _pip_check(slim, runtime, source, tmp / "check")
         result.output = options.out_dir / slim.name
         atomic_copy(slim, result.output)
     result.output_bytes = result.output.stat().st_size
@@ -175,6 +203,8 @@ def _prepare(
     requirements = [str(source.path)]
     if runtime_wheel is None:
         requirements.append(str(runtime.requirement))
+    # The constraints the stock stack needs to run at all (numpy<2 for tflite-runtime 2.14).
+    requirements += [str(c.requirement) for c in runtime.constraints()]
     env.install(requirements)
     return env
 
@@ -218,11 +248,15 @@ def _apply_edits(
     return data
 
 
-def _trace(search: _Search, members: list[str], result: SlimResult) -> TracedUse:
+def _trace(
+    search: _Search, members: list[str], result: SlimResult
+) -> tuple[TracedUse, frozenset[str]]:
+    """The members inference used, and every path the traced runs touched (for dependencies)."""
     step("tracing what inference opens, imports and maps")
     runs = search.run(trace=True)
     used: set[str] = set()
     loaded: set[str] = set()
+    paths: set[str] = set()
     for model in search.models:
         run = runs[model.name]
         if run.status != PASS or run.outputs != search.baseline[model.name].outputs:
@@ -234,10 +268,12 @@ def _trace(search: _Search, members: list[str], result: SlimResult) -> TracedUse
         use = traced_members(run.trace, search.workspace.site, members)
         used |= use.imported
         loaded |= use.loaded
+        paths |= run.trace.paths()
     traced = TracedUse(frozenset(used), frozenset(loaded - used))
     result.traced_members = len(traced.all)
+    result.traced = sorted(traced.all)
     info(f"    {len(traced.imported)} members imported, {len(traced.loaded)} only opened/mapped")
-    return traced
+    return traced, frozenset(paths)
 
 
 def _minimise(
@@ -355,8 +391,55 @@ def _verdict_cache(search: _Search, options: SlimOptions) -> Path:
     return cache_dir("verdicts") / f"{key[:32]}.json"
 
 
+def _check_metadata(
+    source: Wheel,
+    recipe: SlimRecipe,
+    search: _Search,
+    paths: frozenset[str],
+    removed: frozenset[str],
+    replaced: dict[str, bytes],
+    result: SlimResult,
+) -> None:
+    """Plan the Requires-Dist rewrite and check the platform tag against the kept ELF files."""
+    imported = imported_distributions(paths, search.workspace.site)
+    plan = plan_dependencies(
+        source.requires_dist(),
+        imported - {source.name},
+        recipe.dependency_fixes,
+        prune=not recipe.generic,
+        package=source.name,
+    )
+    result.dependencies = plan
+    for change in plan.changes:
+        if change.action != "keep":
+            info(f"    Requires-Dist {change.action} {change.requirement}: {change.reason}")
+    shared = [
+        name
+        for name in search.workspace.members
+        if name not in removed and (name.endswith(".so") or ".so." in name)
+    ]
+    kept = {name: replaced.get(name) or search.workspace.read(name) for name in shared}
+    result.platform = check_platform(
+        {t.platform for t in source.tags},
+        kept,
+        recipe.platform_tag,
+        recipe.platform_tag_evidence,
+        source.name,
+    )
+    if result.platform.new_tag:
+        info(f"    platform tag {result.platform.new_tag}: {result.platform.evidence}")
+    for warning in (*plan.warnings, *result.platform.warnings):
+        warn(warning)
+        result.warnings.append(warning)
+
+
 def _write_wheel(
-    source: Wheel, removed: frozenset[str], replaced: dict[str, bytes], label: str, out: Path
+    source: Wheel,
+    removed: frozenset[str],
+    replaced: dict[str, bytes],
+    label: str,
+    out: Path,
+    result: SlimResult,
 ) -> Path:
     wheel = Wheel.open(source.path)
     wheel.remove(sorted(removed))
@@ -364,8 +447,30 @@ def _write_wheel(
         if name not in removed:
             wheel.replace(name, data)
     prune_entry_points(wheel)
+    if result.dependencies is not None and result.dependencies.changed:
+        wheel.set_requires_dist(result.dependencies.after)
+    if result.platform is not None and result.platform.new_tag:
+        wheel.set_platform_tag([result.platform.new_tag])
     wheel.set_local_version(label)
     return wheel.write(out)
+
+
+def _pip_check(slim: Path, runtime: Runtime, source: Wheel, root: Path) -> list[str]:
+    """Install the slim wheel alone (plus the runtime) into a fresh environment: ``pip check``
+    must be clean, or dropping dependencies broke someone's declared needs."""
+    step(f"pip check: {slim.name} with its pruned dependencies in a fresh environment")
+    env = create_environment(root)
+    requirements = [str(slim)]
+    if runtime.name != source.name:
+        requirements.append(str(runtime.requirement))
+    env.install(requirements)
+    problems = pip_check(env)
+    if problems:
+        raise VerificationError(
+            f"pip check fails after rewriting {source.name}'s dependencies: {problems[0]};"
+            " nothing was written"
+        )
+    return problems
 
 
 def _final_check(

@@ -78,7 +78,7 @@ def patches_root() -> Path:
 
 def load_tflite_recipe() -> TfliteRecipe:
     table = load_recipe(RECIPE)
-    table.check_keys({"build", "versions", "platforms"})
+    table.check_keys({"build", "versions", "platforms", "slim"})  # [slim]: builder.slim_recipe
     build = table.table("build")
     build.check_keys(BUILD_KEYS)
     versions_table = table.table("versions")

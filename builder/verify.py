@@ -128,7 +128,7 @@ def reference_requirements(
         given = [str(p) for p in reference_wheels]
         names = {Wheel.open(p).name for p in reference_wheels}
         runtime_req = [] if runtime.name in names else [str(runtime.requirement)]
-        return given + runtime_req
+        return given + runtime_req + _constraints_on_others(runtime, names)
     constraints = runtime.constraints()
     requirements: list[str] = []
     for wheel in wheels:
@@ -172,6 +172,10 @@ def verify_wheels(
         requirements = [str(w.path) for w in wheels]
         if runtime_wheel is None:
             requirements.append(str(chosen.requirement))
+        # The runtime's known constraints (numpy<2 for tflite-runtime 2.14), whatever its
+        # metadata says: a slim wheel without a recipe keeps upstream's incomplete metadata.
+        # Never on a given wheel: a numpy 2 wheel must fail on its own merits (the ABI error).
+        requirements += _constraints_on_others(chosen, {w.name for w in wheels})
         candidate.install(requirements)
         installed = candidate.installed()
         to_run = [m for m in runnable if m.name not in unusable]
@@ -194,6 +198,15 @@ def verify_wheels(
         seconds=time.monotonic() - started,
         notes=notes,
     )
+
+
+def _constraints_on_others(runtime: Runtime, given: set[str]) -> list[str]:
+    """The runtime's constraints on distributions other than the ``given`` wheels."""
+    return [
+        str(c.requirement)
+        for c in runtime.constraints()
+        if canonicalize_name(c.requirement.name) not in given
+    ]
 
 
 class _ReferenceStack:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import build, index, publish, slim, verify
+from . import build, index, publish, slim, stack, verify
 
 COMMANDS: list[ModuleType] = [
     verify,
     slim,
+    stack,
     build,
     publish,
     index,

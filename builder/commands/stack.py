@@ -1,0 +1,79 @@
+"""``stack``: the runtime and numpy for this interpreter, slimmed, verified together, pinned."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+from rich.table import Table
+
+from ..console import console
+from ..report import add_report_option, write_report
+from ..slim import DEFAULT_BUDGET
+from ..smoke import DEFAULT_TIMEOUT
+from ..stack import NUMPY_SOURCES, REPORT, StackOptions, StackResult, build_stack
+from .verify import results_table
+
+NAME = "stack"
+HELP = "slim the runtime and numpy for this interpreter, verify them together, pin them by hash"
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtime", metavar="SPEC", help="tflite-runtime or ai-edge-litert, "
+                        "optionally ==VERSION (default: the one with wheels for this "
+                        "interpreter)")  # fmt: skip
+    parser.add_argument("--numpy", metavar="VERSION", help="numpy release (default: the one "
+                        "the stock runtime installs: 1.26.x for tflite-runtime 2.14)")  # fmt: skip
+    parser.add_argument("--numpy-from", choices=NUMPY_SOURCES, default="auto",
+                        help="build lean numpy from source, or slim PyPI's wheel (default auto: "
+                        "from source where a compiler exists)")  # fmt: skip
+    parser.add_argument("--models", type=Path, metavar="DIR",
+                        help="models to verify with (default: smoke_models/)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
+                        help="where the wheels, requirements-edge.txt and stack-report.json "
+                        "go (default: dist/)")  # fmt: skip
+    parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
+                        help=f"search budget per wheel (default {DEFAULT_BUDGET})")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="per-model time limit")  # fmt: skip
+    add_report_option(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    options = StackOptions(
+        runtime=args.runtime,
+        numpy=args.numpy,
+        numpy_source=args.numpy_from,
+        models=args.models,
+        out_dir=args.out,
+        budget=args.max_oracle_runs,
+        timeout=args.timeout,
+    )
+    result = build_stack(options)
+    print_summary(result)
+    report = result.to_dict()
+    write_report(args.out / REPORT, report)
+    write_report(args.report, report)
+    return 0
+
+
+def print_summary(result: StackResult) -> None:
+    console.print(results_table(tuple(result.models), "the stack, installed from its hashes"))
+    table = Table(title=f"stack for {result.runtime}", title_justify="left")
+    table.add_column("wheel")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    table.add_column("from")
+    for wheel in result.wheels:
+        table.add_row(f"{wheel.name} {wheel.version}", f"{wheel.bytes_before:,}",
+                      f"{wheel.bytes_after:,}", wheel.origin)  # fmt: skip
+    in_stack = {w.name for w in result.wheels}
+    for filename, size in sorted(result.stock.items()):
+        if parse_wheel_filename(filename)[0] not in in_stack:
+            table.add_row(f"[dim]{filename}[/dim]", f"{size:,}", "-", "never imported: dropped")
+    table.add_row("[bold]total[/bold]", f"{result.bytes_before:,}", f"{result.bytes_after:,}",
+                  f"{len(result.stock)} wheels -> {len(result.wheels)}")  # fmt: skip
+    console.print(table)
+    console.print(f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
+                  f" in {result.seconds:.0f} s")  # fmt: skip

@@ -1,0 +1,382 @@
+"""``stack``: the whole inference stack for this interpreter, slimmed and verified together.
+
+Steps: pick the runtime (the default one for this interpreter, or ``--runtime``) and the numpy
+release it accepts, refusing a conflicting pair before anything is downloaded or built; slim the
+runtime wheel (which also prunes its never-imported dependencies and repairs its metadata, see
+``builder.dependencies``); slim numpy, built lean from source where a compiler and
+``builder.numpy_build`` are available, PyPI's wheel otherwise; write ``requirements-edge.txt``
+pinning exactly those wheels by hash; install it with ``pip install --no-index --require-hashes
+--find-links`` into a fresh environment, check that nothing else got in and ``pip check`` is
+clean, and run the models there: outputs must be identical to the stock stack's. Only then are
+the wheels, the requirements file and the report copied into the output directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .arrays import RawArray
+from .cache import atomic_copy, atomic_write_text, scratch_dir, sha256_file
+from .console import info, step
+from .dependencies import pip_check
+from .environments import PIP_ENV, Environment, create_environment
+from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
+from .numpy_build import build_numpy, choose_source
+from .pypi import download_wheel
+from .runner import run
+from .runtimes import Runtime, host_platform, resolve_runtime
+from .slim import DEFAULT_BUDGET, SlimOptions, SlimResult, slim_wheel
+from .smoke import (
+    DEFAULT_TIMEOUT,
+    ModelResult,
+    ModelRun,
+    SmokeModel,
+    check_run,
+    expected_outputs,
+    load_models,
+    model_inputs,
+    run_models,
+)
+from .wheelfile import Wheel
+
+REQUIREMENTS = "requirements-edge.txt"
+REPORT = "stack-report.json"
+NUMPY = "numpy"
+NUMPY_SOURCES = ("auto", "source", "pypi")
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    runtime: str | None = None
+    numpy: str | None = None
+    numpy_source: str = "auto"
+    models: Path | None = None
+    out_dir: Path = Path("dist")
+    budget: int = DEFAULT_BUDGET
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class StackWheel:
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    bytes_before: int
+    bytes_after: int
+    origin: str  # "slimmed PyPI wheel", "built from source and slimmed", "PyPI wheel"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "filename": self.filename,
+            "sha256": self.sha256,
+            "bytes": {"before": self.bytes_before, "after": self.bytes_after},
+            "origin": self.origin,
+        }
+
+
+@dataclass
+class StackResult:
+    runtime: str = ""
+    wheels: list[StackWheel] = field(default_factory=list)
+    stock: dict[str, int] = field(default_factory=dict)  # the stock stack: wheel file -> bytes
+    requirements: Path | None = None
+    outputs: list[Path] = field(default_factory=list)
+    models: list[ModelResult] = field(default_factory=list)
+    installed: dict[str, str] = field(default_factory=dict)
+    pip_check: list[str] = field(default_factory=list)
+    slims: dict[str, SlimResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def bytes_before(self) -> int:
+        return sum(self.stock.values())
+
+    @property
+    def bytes_after(self) -> int:
+        return sum(w.bytes_after for w in self.wheels)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "runtime": self.runtime,
+            "wheels": [w.to_dict() for w in self.wheels],
+            "stock_stack": self.stock,
+            "total_bytes": {"before": self.bytes_before, "after": self.bytes_after},
+            "requirements": str(self.requirements) if self.requirements else None,
+            "verification": {
+                "installed": self.installed,
+                "pip_check": self.pip_check,
+                "models": [r.to_dict() for r in self.models],
+            },
+            "slim": {name: r.to_dict() for name, r in self.slims.items()},
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+# -- planning: everything that can be refused before any download or build ---------------------
+
+
+def pick_runtime(spec: str | None) -> Runtime:
+    """The runtime for this interpreter; a named one must have wheels here."""
+    runtime = resolve_runtime(spec)
+    if spec is not None and not runtime.recipe.available_here():
+        python = ".".join(map(str, sys.version_info[:2]))
+        raise UnsupportedPlatformError(
+            f"{runtime.name} has no wheels for CPython {python} on {host_platform()}"
+            f" (it needs Python {runtime.recipe.requires_python} on"
+            f" {', '.join(runtime.recipe.platforms)})"
+        )
+    return runtime
+
+
+def check_numpy(runtime: Runtime, version: str | None) -> None:
+    """Refuse a numpy release the runtime's recipe constraints rule out (tflite 2.14: numpy<2)."""
+    if version is None:
+        return
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        raise VerificationError(f"--numpy {version!r} is not a version") from None
+    for constraint in runtime.constraints():
+        requirement = constraint.requirement
+        if canonicalize_name(requirement.name) == NUMPY and wanted not in requirement.specifier:
+            raise VerificationError(
+                f"numpy {version} conflicts with {runtime}, which needs {requirement}:"
+                f" {constraint.evidence}"
+            )
+
+
+def check_declared(runtime_wheel: Wheel, numpy_version: str | None) -> None:
+    """Refuse a numpy release the runtime wheel's own Requires-Dist rules out."""
+    if numpy_version is None:
+        return
+    for text in runtime_wheel.requires_dist():
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        named = canonicalize_name(requirement.name) == NUMPY
+        if named and Version(numpy_version) not in requirement.specifier:
+            raise VerificationError(
+                f"numpy {numpy_version} conflicts with {runtime_wheel.filename}, which"
+                f" requires {requirement}"
+            )
+
+
+def numpy_source(choice: str, version: str | None) -> tuple[str, str]:
+    """(``source`` or ``pypi``, why): lean numpy from source where this host can build it."""
+    if choice not in NUMPY_SOURCES:
+        raise VerificationError(f"--numpy-from must be one of {', '.join(NUMPY_SOURCES)}")
+    if choice == "pypi":
+        return "pypi", "--numpy-from pypi"
+    decision = choose_source(version)
+    if not decision.from_source and choice == "source":
+        raise UnsupportedPlatformError(f"cannot build numpy from source here: {decision.reason}")
+    return ("source" if decision.from_source else "pypi"), decision.reason
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+def build_stack(options: StackOptions) -> StackResult:
+    """Slim the runtime and numpy, verify them together, write them to ``options.out_dir``."""
+    started = time.monotonic()
+    runtime = pick_runtime(options.runtime)
+    check_numpy(runtime, options.numpy)
+    source, why = numpy_source(options.numpy_source, options.numpy)
+    models = load_models(options.models)
+    result = StackResult(runtime=str(runtime))
+    runtime_input = download_wheel(str(runtime.requirement))
+    check_declared(Wheel.open(runtime_input), options.numpy)
+    step(f"stack for CPython {sys.version_info[0]}.{sys.version_info[1]}: {runtime} + numpy")
+    info(f"    numpy {'built from source' if source == 'source' else 'from PyPI'}: {why}")
+    with scratch_dir("stack") as tmp:
+        wheels_dir = tmp / "wheels"
+        slim_options = SlimOptions(
+            models=options.models,
+            out_dir=wheels_dir,
+            budget=options.budget,
+            timeout=options.timeout,
+        )
+        runtime_slim = slim_wheel(runtime_input, slim_options)
+        result.slims[runtime.name] = runtime_slim
+        numpy_version = options.numpy or runtime_slim.environment.get(NUMPY)
+        if numpy_version is None:
+            raise VerificationError(f"{runtime} did not install numpy: cannot pick its release")
+        numpy_slim, origin, numpy_stock = _slim_numpy(runtime, numpy_version, source, slim_options)
+        result.slims[NUMPY] = numpy_slim
+        others = _other_dependencies(runtime_slim, wheels_dir)
+        stock = {**runtime_slim.environment, NUMPY: numpy_version}
+        result.stock = _stock_stack(stock, runtime_input)
+        result.wheels = _describe(runtime_slim, (numpy_slim, origin, numpy_stock), others)
+        requirements = write_requirements(wheels_dir / REQUIREMENTS, result.wheels)
+        _verify_together(tmp / "env", wheels_dir, requirements, models, runtime_slim, result,
+                         options.timeout)  # fmt: skip
+        result.outputs = _publish(wheels_dir, result.wheels, options.out_dir)
+        result.requirements = options.out_dir / REQUIREMENTS
+    for slim in result.slims.values():
+        result.warnings += slim.warnings
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _slim_numpy(
+    runtime: Runtime, version: str, source: str, options: SlimOptions
+) -> tuple[SlimResult, str, int]:
+    """The slim numpy, where it came from, and the bytes of PyPI's wheel (the stock stack's)."""
+    stock = download_wheel(f"{NUMPY}=={version}")
+    runtime_spec = str(runtime.requirement)
+    if source == "source":
+        built = build_numpy(version, runtime=runtime_spec)
+        label = f"{built.label}.slim" if built.label else "slim"
+        slim = slim_wheel(built.path, replace(options, runtime=runtime_spec, label=label))
+        origin = f"built from source ({built.profile} profile), then slimmed"
+    else:
+        slim = slim_wheel(stock, replace(options, runtime=runtime_spec))
+        origin = "PyPI wheel, slimmed"
+    return slim, origin, stock.stat().st_size
+
+
+def _other_dependencies(runtime_slim: SlimResult, wheels_dir: Path) -> list[Path]:
+    """Stock wheels for what the slim runtime still requires besides numpy (imported deps)."""
+    assert runtime_slim.dependencies is not None
+    wheels = []
+    for text in runtime_slim.dependencies.after:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        if name == NUMPY or (
+            requirement.marker is not None and not requirement.marker.evaluate({"extra": ""})
+        ):
+            continue
+        version = runtime_slim.environment.get(name)
+        spec = f"{name}=={version}" if version else text
+        info(f"    {name} is imported during inference: the stack carries its stock wheel")
+        path = download_wheel(spec)
+        target = wheels_dir / path.name
+        shutil.copyfile(path, target)
+        wheels.append(target)
+    return wheels
+
+
+def _stock_stack(environment: dict[str, str], runtime_input: Path) -> dict[str, int]:
+    """What the stock stack installs (the runtime slim's prepared environment): file -> bytes."""
+    stock = {}
+    for name, version in sorted(environment.items()):
+        path = download_wheel(f"{name}=={version}")
+        stock[path.name] = path.stat().st_size
+    stock.setdefault(runtime_input.name, runtime_input.stat().st_size)
+    return stock
+
+
+def _describe(
+    runtime_slim: SlimResult, numpy: tuple[SlimResult, str, int], others: Sequence[Path]
+) -> list[StackWheel]:
+    numpy_slim, numpy_origin, numpy_before = numpy
+    entries = [(runtime_slim.output, runtime_slim.input_bytes, "PyPI wheel, slimmed")]
+    entries.append((numpy_slim.output, numpy_before, numpy_origin))
+    entries += [(p, p.stat().st_size, "PyPI wheel") for p in others]
+    wheels = []
+    for path, before, origin in entries:
+        assert path is not None
+        wheel = Wheel.open(path)
+        wheels.append(
+            StackWheel(
+                name=wheel.name,
+                version=str(wheel.version),
+                filename=path.name,
+                sha256=sha256_file(path),
+                bytes_before=before,
+                bytes_after=path.stat().st_size,
+                origin=origin,
+            )
+        )
+    return sorted(wheels, key=lambda w: w.name)
+
+
+def write_requirements(path: Path, wheels: Sequence[StackWheel]) -> Path:
+    """``name==version --hash=sha256:...`` per wheel: pip installs exactly these, nothing else."""
+    lines = [
+        "# The slim inference stack written by `python -m builder stack`. Install it with:",
+        f"#   pip install --no-index --require-hashes -r {REQUIREMENTS} --find-links DIR",
+        *(f"{w.name}=={w.version} --hash=sha256:{w.sha256}" for w in wheels),
+    ]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+# -- verifying --------------------------------------------------------------------------------
+
+
+def install_requirements(env: Environment, requirements: Path, find_links: Path) -> None:
+    """``pip install --no-index --require-hashes -r FILE --find-links DIR``: the user's command."""
+    command = [
+        sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(env.python),
+        "install", "--no-input", "--no-index", "--require-hashes", "-r", str(requirements),
+        "--find-links", str(find_links),
+    ]  # fmt: skip
+    try:
+        run(command, echo=False, env=PIP_ENV)
+    except CommandError as exc:
+        raise EnvironmentSetupError(f"the stack does not install: {exc}") from None
+
+
+def _verify_together(
+    root: Path,
+    wheels_dir: Path,
+    requirements: Path,
+    models: Sequence[SmokeModel],
+    runtime_slim: SlimResult,
+    result: StackResult,
+    timeout: float,
+) -> None:
+    step(f"verifying the stack together: pip install --no-index -r {REQUIREMENTS}")
+    env = create_environment(root)
+    install_requirements(env, requirements, wheels_dir)
+    result.installed = env.installed()
+    expected = {w.name: w.version for w in result.wheels}
+    if result.installed != expected:
+        raise VerificationError(
+            f"the stack installed {result.installed}, not exactly its wheels {expected}"
+        )
+    result.pip_check = pip_check(env)
+    if result.pip_check:
+        raise VerificationError(f"pip check fails on the stack: {result.pip_check[0]}")
+    inputs = {m.name: model_inputs(env.python, m, timeout) for m in models}
+    runs = run_models(env.python, models, timeout=timeout, inputs=inputs)
+    result.models = [_judge(m, runs[m.name], runtime_slim.baseline) for m in models]
+    failing = [r for r in result.models if not r.ok or r.identical is False]
+    if failing:
+        raise VerificationError(
+            f"the stack fails {failing[0].model}: {failing[0].message}; nothing was written"
+        )
+
+
+def _judge(
+    model: SmokeModel, run: ModelRun, baseline: dict[str, tuple[tuple[RawArray, ...], ...]]
+) -> ModelResult:
+    """Expected outputs within tolerance, and byte-identical to the stock stack's."""
+    stock = baseline.get(model.name)
+    expected = expected_outputs(model) if model.expected else list(stock[0] if stock else ())
+    return check_run(model, run, expected, stock)
+
+
+def _publish(wheels_dir: Path, wheels: Sequence[StackWheel], out_dir: Path) -> list[Path]:
+    outputs = []
+    for wheel in wheels:
+        target = out_dir / wheel.filename
+        atomic_copy(wheels_dir / wheel.filename, target)
+        outputs.append(target)
+    atomic_copy(wheels_dir / REQUIREMENTS, out_dir / REQUIREMENTS)
+    return outputs

@@ -1,0 +1,110 @@
+"""``python -m builder stack``: refusals up front, and the real default stack installed from its
+hash-pinned requirements file into a fresh environment, running the smoke models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error, cli
+
+from builder.cache import sha256_file
+from builder.environments import create_environment
+from builder.runtimes import resolve_runtime
+from builder.smoke import run_suite
+from builder.stack import REPORT, REQUIREMENTS, StackWheel, write_requirements
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_a_conflicting_stack_is_refused_before_anything_is_downloaded(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    started = time.monotonic()
+    proc = run_cli("stack", "--runtime", "tflite-runtime", "--numpy", "2.1.0", "--out", out)
+    line = assert_one_line_error(proc)
+    assert "numpy 2.1.0 conflicts with tflite-runtime==2.14.0, which needs numpy<2" in line
+    assert "downloading" not in proc.stderr and not out.exists()
+    assert time.monotonic() - started < 30
+
+
+def test_an_unknown_runtime_is_refused(run_cli: Cli, tmp_path: Path) -> None:
+    line = assert_one_line_error(run_cli("stack", "--runtime", "tensorflow", "--out", tmp_path))
+    assert "unknown runtime 'tensorflow'" in line
+
+
+def test_requirements_pin_every_wheel_by_hash(tmp_path: Path) -> None:
+    wheels = [
+        StackWheel("numpy", "1.26.4+slim", "n.whl", "ab" * 32, 3, 2, "PyPI wheel, slimmed"),
+        StackWheel("tflite-runtime", "2.14.0+slim", "t.whl", "cd" * 32, 3, 2, "x"),
+    ]
+    text = write_requirements(tmp_path / REQUIREMENTS, wheels).read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert lines == [
+        f"numpy==1.26.4+slim --hash=sha256:{'ab' * 32}",
+        f"tflite-runtime==2.14.0+slim --hash=sha256:{'cd' * 32}",
+    ]
+
+
+# -- the real stack -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("stack") / "out"
+    # PyPI's numpy keeps the test's time predictable; the lean source build is bench/stack.py's.
+    proc = cli("stack", "--numpy-from", "pypi", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / REPORT).read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_stack_writes_the_wheels_and_a_requirements_file_whose_hashes_match(
+    stack: tuple[Path, dict],
+) -> None:
+    out, report = stack
+    runtime = resolve_runtime(None)
+    wheels = sorted(out.glob("*.whl"))
+    assert len(wheels) == 2
+    pins = {}
+    for line in (out / REQUIREMENTS).read_text().splitlines():
+        if line and not line.startswith("#"):
+            requirement, digest = line.split(" --hash=sha256:")
+            pins[requirement] = digest
+    by_name = {w["name"]: w for w in report["wheels"]}
+    assert set(by_name) == {runtime.name, "numpy"}
+    for path in wheels:
+        entry = next(w for w in report["wheels"] if w["filename"] == path.name)
+        assert pins[f"{entry['name']}=={entry['version']}"] == sha256_file(path)
+        assert entry["bytes"]["after"] == path.stat().st_size < entry["bytes"]["before"]
+        assert "+slim" in entry["version"]
+    assert report["total_bytes"]["after"] == sum(p.stat().st_size for p in wheels)
+    assert report["total_bytes"]["before"] == sum(report["stock_stack"].values())
+    assert report["verification"]["pip_check"] == []
+    assert all(m["identical"] for m in report["verification"]["models"])
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_the_requirements_file_installs_offline_and_runs_the_smoke_models(
+    stack: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, report = stack
+    env = create_environment(tmp_path / "env")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", env.python, "install", "--no-index",
+         "--require-hashes", "-r", out / REQUIREMENTS, "--find-links", out],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    installed = env.installed()
+    assert installed == {w["name"]: w["version"] for w in report["wheels"]}
+    suite = run_suite(env.python)
+    assert suite.ok, suite.results
+    assert len(suite.results) == 6
