@@ -35,7 +35,10 @@ TFLITE_DEFAULT = resolve_runtime(None).name == "tflite-runtime"
 
 def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m builder ARGS`` with this interpreter, from ``cwd`` (default: the checkout)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "NO_COLOR": "1"}
+    # The package is installed (editable) in this interpreter: no PYTHONPATH, which would leak
+    # into the environments that `verify` creates.
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("PYTHONPATH", None)
     return subprocess.run(
         [sys.executable, "-m", "builder", *map(str, args)],
         cwd=cwd or ROOT,
