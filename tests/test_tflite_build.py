@@ -157,7 +157,7 @@ def test_linux_plan_for_the_newest_version(env: dict[str, Path]) -> None:
     tail = lines[lines.index(f" 4. Create the CPython {python} build environment") :]
     assert tail == [
         f" 4. Create the CPython {python} build environment",
-        f"      $ python{python} -m venv {work}/venv",
+        f"      $ {sys.executable} -m venv {work}/venv",  # the running CPython is the target
         f"      $ {work}/venv/bin/python -m pip install {REQUIRES}",
         f" 5. Write the CMake initial cache {work}/initial-cache.cmake",
         '      set(CMAKE_SHARED_LINKER_FLAGS "-s" CACHE STRING "")',

@@ -32,7 +32,10 @@ def find_shell() -> str | None:
 
 
 def interpreter(target: Platform, python: str) -> list[str]:
-    """The command that runs CPython ``python`` (X.Y): ``pythonX.Y`` or a manylinux /opt/python."""
+    """The command that runs CPython ``python`` (X.Y): this interpreter when it is that version,
+    else ``pythonX.Y`` on PATH or a manylinux /opt/python one."""
+    if _is_running_version(python):
+        return [sys.executable]
     name = f"python{python}"
     found = shutil.which(name)
     if found:
@@ -48,7 +51,11 @@ def interpreter(target: Platform, python: str) -> list[str]:
 
 def planned_interpreter(target: Platform, python: str) -> list[str]:
     """The interpreter as a plan shows it; ``interpreter`` resolves it when the step runs."""
-    return [f"python{python}"]
+    return [sys.executable] if _is_running_version(python) else [f"python{python}"]
+
+
+def _is_running_version(python: str) -> bool:
+    return python == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def environment(target: Platform) -> dict[str, str]:
