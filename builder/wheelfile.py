@@ -41,6 +41,9 @@ MAX_RATIO = 200
 RATIO_CHECK_FROM = 16 * 1024**2
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+STRONG_HASHES = frozenset(
+    {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
+)
 LABEL_RE = re.compile(r"^[a-z0-9]+(?:\.[a-z0-9]+)*$", re.IGNORECASE)
 
 
@@ -317,6 +320,11 @@ class Wheel:
                     raise WheelError(f"{self.path.name}: {name} is not listed in RECORD")
                 if entry.hash_ is None or entry.size is None:
                     raise WheelError(f"{self.path.name}: RECORD has no hash/size for {name}")
+                if entry.hash_.name not in STRONG_HASHES:
+                    raise WheelError(
+                        f"{self.path.name}: RECORD hashes {name} with {entry.hash_.name}"
+                        " (PEP 427 wants sha256 or stronger)"
+                    )
                 with zf.open(name) as stream:
                     # installer 0.7, the last release for CPython 3.9, has only validate(bytes).
                     valid = (

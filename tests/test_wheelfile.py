@@ -3,6 +3,7 @@ and the writer's promises: deterministic bytes, dist-info last, atomic, input un
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import zipfile
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from wheel_factory import (
     EPOCH,
     build_wheel,
     declare_sizes,
+    default_members,
     record_hash,
     symlink_info,
     truncate,
@@ -27,6 +29,13 @@ from builder.wheelfile import MAX_MEMBER_BYTES, MAX_TOTAL_BYTES, Member, Wheel
 DIST = "demo-1.0.dist-info"
 Maker = Callable[[Path], Path]
 EMPTY_HASH = record_hash(b"")
+# A correct digest of demo/core.py, but with an algorithm PEP 427 does not allow.
+MD5_OF_CORE = (
+    "md5="
+    + base64.urlsafe_b64encode(hashlib.md5(default_members()["demo/core.py"]).digest())
+    .rstrip(b"=")
+    .decode()
+)
 
 
 def _tamper(member: str, column: int, value: str) -> Callable[[list[list[str]]], list[list[str]]]:
@@ -139,6 +148,16 @@ REFUSALS: list[tuple[str, Maker, str]] = [
         "record-lists-missing",
         lambda t: build_wheel(t, record=lambda rows: [*rows, ["demo/gone.py", EMPTY_HASH, "0"]]),
         "RECORD lists demo/gone.py, which is not in the wheel",
+    ),
+    (
+        "record-no-hash",
+        lambda t: build_wheel(t, record=_tamper("demo/core.py", 1, "")),
+        "RECORD has no hash/size for demo/core.py",
+    ),
+    (
+        "record-weak-hash",
+        lambda t: build_wheel(t, record=_tamper("demo/core.py", 1, MD5_OF_CORE)),
+        "RECORD hashes demo/core.py with md5",
     ),
     ("truncated", lambda t: truncate(build_wheel(t), 0.6), "not a valid zip archive"),
     ("not-zip", _not_a_zip, "not a valid zip archive"),
@@ -308,6 +327,16 @@ def test_second_label_and_requires_dist(tmp_path: Path) -> None:
     again = Wheel.open(wheel.write(tmp_path / "b"))
     assert again.filename == "demo-1.0+slim.edge-py3-none-any.whl"
     assert again.requires_dist() == ["numpy<2"]
+
+
+def test_local_version_renames_the_data_directory(tmp_path: Path) -> None:
+    tool = b"#!python\nprint('hi')\n"
+    source = build_wheel(tmp_path / "in", files={"demo-1.0.data/scripts/demo-tool": tool})
+    wheel = Wheel.open(source)
+    wheel.set_local_version("slim")
+    written = Wheel.open(wheel.write(tmp_path / "out"))
+    assert written.read("demo-1.0+slim.data/scripts/demo-tool") == tool
+    assert not any(n.startswith("demo-1.0.data/") for n in written.names())
 
 
 def test_platform_tag_rewrites_file_name_and_wheel_file(tmp_path: Path) -> None:
