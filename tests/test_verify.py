@@ -251,3 +251,15 @@ def test_unusable_models_are_not_blamed(stock_numpy: Path, tmp_path: Path) -> No
     assert "implements TensorFlow 2.14.0" in results["future"]["message"]
     assert Version(report["installed"]["numpy"]) == Version(NUMPY_VERSION)
     assert "unusable" in stderr
+
+
+@real_stack
+def test_runtime_wheel_given_with_numpy(
+    stock_numpy: Path, runtime_wheel: Path, tmp_path: Path
+) -> None:
+    # A runtime wheel among the wheels is the runtime: nothing else is fetched for it.
+    code, report, _ = verify_cli(tmp_path, stock_numpy, runtime_wheel, "--models", SMOKE_DIR)
+    assert code == 0
+    assert report["runtime"] == "tflite-runtime==2.14.0"
+    assert report["wheels"] == [stock_numpy.name, runtime_wheel.name]
+    assert {m["status"] for m in report["models"]} == {"pass"}
