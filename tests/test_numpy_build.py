@@ -20,6 +20,7 @@ from builder.environments import create_environment
 from builder.errors import BuildError, RecipeError
 from builder.numpy_build import (
     BuiltNumpy,
+    _build_lock,
     build_numpy,
     cache_key,
     choose_source,
@@ -166,7 +167,7 @@ def test_lean_build_runs_the_smoke_models_under_tflite_runtime_2_14(lean: BuiltN
 @pytest.mark.slow
 @pytest.mark.network
 def test_public_api_works_after_the_slim_recipe_edits(lean: BuiltNumpy, tmp_path: Path) -> None:
-    """The lazy-import edits keep np.linalg.inv, np.random.default_rng and np.fft.fft working."""
+    """The recipe's edits (lazy imports, no docstring modules) keep the public API working."""
     wheel = Wheel.open(lean.path)
     for edit in load_slim_recipe("numpy", Version(VERSION)).edits:
         text = wheel.read(edit.file).decode()
@@ -180,12 +181,13 @@ def test_public_api_works_after_the_slim_recipe_edits(lean: BuiltNumpy, tmp_path
         "inv = np.linalg.inv(np.array([[4.0, 7.0], [2.0, 6.0]]))\n"
         "rng = np.random.default_rng(0).integers(0, 100, 3)\n"
         "fft = np.fft.fft(np.array([1.0, 0.0, 0.0, 0.0]))\n"
-        "print(lazy, inv.round(2).tolist(), len(rng), fft.real.tolist())\n"
+        "masked = int(np.ma.masked_array([1, 2, 3], mask=[0, 1, 0]).sum())\n"
+        "print(lazy, inv.round(2).tolist(), len(rng), fft.real.tolist(), masked)\n"
     )
     output = subprocess.run(
         [str(env.python), "-c", script], capture_output=True, text=True, check=True
     ).stdout.split("\n")[0]
-    assert output == "True [[0.6, -0.7], [-0.2, 0.4]] 3 [1.0, 1.0, 1.0, 1.0]"
+    assert output == "True [[0.6, -0.7], [-0.2, 0.4]] 3 [1.0, 1.0, 1.0, 1.0] 4"
 
 
 @pytest.mark.slow
@@ -203,3 +205,22 @@ def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_p
         [wheel] = out.glob("*.whl")
         sizes[origin] = wheel.stat().st_size
     assert sizes["--from-source"] < sizes["--from-pypi"], sizes
+
+
+def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
+    """Two processes building the same numpy share one fixed build directory: the second waits."""
+    entry = tmp_path / "entry"
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from builder.numpy_build import _build_lock\n"
+        "with _build_lock(Path(sys.argv[1])):\n"
+        "    print('locked', flush=True); time.sleep(1.5)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script, str(entry)], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).parent.parent)  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    started = time.monotonic()
+    with _build_lock(entry):
+        waited = time.monotonic() - started
+    holder.wait(10)
+    assert waited > 0.5

@@ -21,6 +21,7 @@ from builder.recipes import Table
 
 COMMON = ["-Dblas=none", "-Dlapack=none", "-Dallow-noblas=true", "-Ddisable-svml=true"]
 NO_DISPATCH = ["-Dcpu-baseline=min", "-Dcpu-dispatch=none"]
+NO_SIMD = ["-Ddisable-optimization=true"]
 SIZE = ["-Dbuildtype=minsize", "-Ddebug=false", "-Db_ndebug=true"]
 SPEED = ["-Dbuildtype=release", "-Ddebug=false", "-Db_ndebug=true"]
 NO_CXX_SIMD = ["-Ddisable-highway=true", "-Ddisable-intel-sort=true"]
@@ -75,11 +76,11 @@ def setup_args(version: str, profile: str | None, platform: str = "linux_x86_64"
 @pytest.mark.parametrize(
     ("version", "profile", "expected"),
     [
-        ("1.26.4", None, SIZE + COMMON + NO_DISPATCH),
-        ("1.26.4", "size", SIZE + COMMON + NO_DISPATCH),
+        ("1.26.4", None, SIZE + COMMON + NO_SIMD),
+        ("1.26.4", "size", SIZE + COMMON + NO_SIMD),
         ("1.26.4", "speed", SPEED + COMMON + NO_DISPATCH),
-        ("2.4.6", "size", SIZE + COMMON + NO_DISPATCH + NO_CXX_SIMD),
-        ("2.4.6", "speed", SPEED + COMMON + NO_DISPATCH + NO_CXX_SIMD),
+        ("2.4.6", "size", SIZE + COMMON + NO_CXX_SIMD + NO_SIMD),
+        ("2.4.6", "speed", SPEED + COMMON + NO_CXX_SIMD + NO_DISPATCH),
     ],
 )
 def test_rendered_setup_args_per_version_and_profile(
@@ -90,7 +91,7 @@ def test_rendered_setup_args_per_version_and_profile(
 
 def test_windows_builds_use_the_same_options_plus_vsenv() -> None:
     for tag in ("win32", "win_amd64"):
-        assert setup_args("1.26.4", "size", tag) == [*SIZE, *COMMON, *NO_DISPATCH, "--vsenv"]
+        assert setup_args("1.26.4", "size", tag) == [*SIZE, *COMMON, *NO_SIMD, "--vsenv"]
 
 
 def test_frontend_and_cibuildwheel_renderings() -> None:
@@ -98,7 +99,7 @@ def test_frontend_and_cibuildwheel_renderings() -> None:
     assert plan.frontend_args()[:2] == ["-Csetup-args=-Dbuildtype=minsize",
                                         "-Csetup-args=-Ddebug=false"]  # fmt: skip
     assert plan.cibuildwheel_config_settings() == " ".join(
-        f"setup-args={arg}" for arg in SIZE + COMMON + NO_DISPATCH
+        f"setup-args={arg}" for arg in SIZE + COMMON + NO_SIMD
     )
     assert plan.cibuildwheel_environment() == (
         "CFLAGS='-ffunction-sections -fdata-sections' "
@@ -114,7 +115,7 @@ def test_print_config_settings_command(capsys: pytest.CaptureFixture[str]) -> No
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.splitlines() == [
-        " ".join(f"setup-args={arg}" for arg in [*SIZE, *COMMON, *NO_DISPATCH, "--vsenv"])
+        " ".join(f"setup-args={arg}" for arg in [*SIZE, *COMMON, *NO_SIMD, "--vsenv"])
     ]
 
 
