@@ -41,7 +41,7 @@ def download_wheel(requirement: str) -> Path:
                     "--disable-pip-version-check",
                     "-d",
                     tmp,
-                    str(req),
+                    _release_only(req),
                 ],
                 echo=False,
             )
@@ -69,7 +69,22 @@ def find_cached_wheel(req: Requirement) -> Path | None:
             continue
         if name != canonicalize_name(req.name) or version not in req.specifier:
             continue
+        if version.local and not any("+" in s.version for s in pinned):
+            continue  # "==1.26.4" also matches "1.26.4+slim": a pin on a release means the release
         ranks = [priority[t] for t in tags if t in priority]
         if ranks and (best is None or min(ranks) < best[0]):
             best = (min(ranks), path)
     return best[1] if best else None
+
+
+def _release_only(req: Requirement) -> str:
+    """``numpy==1.26.4`` as ``numpy===1.26.4``: under PEP 440 ``==`` also matches local builds
+    such as ``1.26.4+slim``, which an index holding this project's own wheels would prefer."""
+    specs = list(req.specifier)
+    if (
+        len(specs) == 1
+        and specs[0].operator == "=="
+        and not any(c in specs[0].version for c in "*+")
+    ):
+        return f"{req.name}==={specs[0].version}"
+    return str(req)

@@ -144,8 +144,29 @@ def test_cached_wheel_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert find_cached_wheel(Requirement("numpy<2")) is None  # only exact pins are cached
     assert find_cached_wheel(Requirement("numpy==1.26.3")) is None
     assert download_wheel("numpy==1.26.4") == specific  # served from the cache, no pip
+    # Our own relabelled build never stands in for the release it was made from.
+    ours = specific.with_name(f"numpy-1.26.4+slim-{tag}.whl")
+    ours.write_bytes(generic.read_bytes())
+    specific.unlink()
+    assert find_cached_wheel(Requirement("numpy==1.26.4")) == generic
+    assert find_cached_wheel(Requirement("numpy==1.26.4+slim")) == ours
     with pytest.raises(DownloadError, match="not a valid requirement"):
         download_wheel("numpy = = 1")
+
+
+@pytest.mark.network
+def test_download_takes_the_release_not_a_local_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A private index (here: a find-links directory) holding this project's numpy 1.26.4+slim:
+    # under PEP 440 "==1.26.4" matches it too, and pip would prefer it as the higher version.
+    links = tmp_path / "links"
+    build_wheel(links, "numpy", "1.26.4+slim", filename="numpy-1.26.4+slim-py3-none-any.whl")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
+    wheel = Wheel.open(download_wheel(f"numpy=={NUMPY_VERSION}"))
+    assert wheel.version == Version(NUMPY_VERSION)
+    assert wheel.version.local is None
 
 
 # -- real stacks --------------------------------------------------------------------------------
