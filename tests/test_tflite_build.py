@@ -355,3 +355,56 @@ def test_windows_driver_skips_wsl_bash(tmp_path: Path, monkeypatch: pytest.Monke
     assert windows.find_shell() == str(found["Git/usr/bin"])
     monkeypatch.setenv("PATH", str(found["Windows/System32"].parent))
     assert windows.find_shell() is None
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_multi_config_generator_gets_platform_and_release_config(
+    env: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Windows fixes, exercised on Linux: with a multi-config generator (Ninja Multi-Config,
+    like Visual Studio) the patched script must build Release, not Debug, and take the module from
+    cmake_build/Release/; with TFLITE_CMAKE_GENERATOR_PLATFORM set it must pass -A to both
+    configures. A cmake shim logs every call and drops the -A pair, which Ninja cannot take."""
+    if not sys.platform.startswith("linux") or not (
+        shutil.which("cmake") and shutil.which("ninja")
+    ):
+        pytest.skip("needs Linux with cmake, ninja and a C++ compiler")
+    real_cmake = shutil.which("cmake")
+    shims, log = tmp_path / "shims", tmp_path / "cmake.log"
+    shims.mkdir()
+    shim = shims / "cmake"
+    shim.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> "{log}"\n'
+        "args=()\n"
+        "while [[ $# -gt 0 ]]; do\n"
+        '  if [[ "$1" == "-A" ]]; then shift 2; continue; fi\n'
+        '  args+=("$1"); shift\n'
+        "done\n"
+        f'exec "{real_cmake}" "${{args[@]}}"\n'
+    )
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("CMAKE_GENERATOR", "Ninja Multi-Config")
+    monkeypatch.setenv("TFLITE_CMAKE_GENERATOR_PLATFORM", "Win32")
+    python = default_python()
+    tree = make_tree(tmp_path / "tf", "2.16.1")
+    argv = ["build", "tflite-runtime", "--tf-version", "2.16.1", "--platform", "linux_x86_64"]
+    argv += ["--python", python, "--source", str(tree), "--out", str(env["out"]), "--jobs", "2"]
+    assert main([*argv, "--no-verify", "--no-repair"]) == 0
+
+    calls = log.read_text().splitlines()
+    configures = [c for c in calls if c.endswith("tensorflow/lite") and "--build" not in c]
+    assert len(configures) == 2, calls  # host tools, then the module
+    assert all(c.startswith("-A Win32 -C ") for c in configures), configures
+    builds = [c for c in calls if c.startswith("--build")]
+    assert [b.split(" -t ")[1] for b in builds] == [
+        "flatbuffers-flatc --config Release",
+        "_pywrap_tensorflow_interpreter_wrapper --config Release",
+    ]
+    build_dir = tree / "tensorflow/lite/tools/pip_package/gen/tflite_pip/python/cmake_build"
+    module = "_pywrap_tensorflow_interpreter_wrapper.so"
+    assert (build_dir / "Release" / module).is_file() and not (build_dir / module).exists()
+    wheel = Wheel.open(next(env["out"].glob("*.whl")))
+    assert f"tflite_runtime/{module}" in wheel.names()
