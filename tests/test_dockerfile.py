@@ -19,26 +19,27 @@ from builder.recipes import project_root
 DOCKERFILE = project_root() / "Dockerfile"
 
 
-def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
+def hadolint(path: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     found = shutil.which("hadolint", path=search)
     if found is None:
         pytest.fail("hadolint is not installed: pip install -e '.[test]'")
-    # Run from the file's directory so only a .hadolint.yaml beside it could relax the rules.
-    cmd = [found, "--no-color", "--failure-threshold", "info", str(path)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=path.parent)
+    # An explicit config that ignores nothing, so no user or project config can relax the rules.
+    config = tmp_path / "hadolint.yaml"
+    config.write_text("ignored: []\n")
+    cmd = [found, "--config", str(config), "--no-color", "--failure-threshold", "info", str(path)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-def test_hadolint_passes() -> None:
-    assert not (project_root() / ".hadolint.yaml").exists(), "no rules switched off"
-    result = hadolint(DOCKERFILE)
+def test_hadolint_passes(tmp_path: Path) -> None:
+    result = hadolint(DOCKERFILE, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN pip install cmake\nRUN cd /src && make\n")
-    result = hadolint(bad)
+    result = hadolint(bad, tmp_path)
     assert result.returncode != 0
     for rule in ("DL3007", "DL3013", "DL3003"):  # :latest, unpinned pip, cd in RUN
         assert rule in result.stdout, result.stdout
