@@ -52,7 +52,8 @@ def actionlint(path: Path) -> subprocess.CompletedProcess[str]:
 def zizmor(path: Path) -> subprocess.CompletedProcess[str]:
     # The strictest persona; offline, so the audits that ask GitHub (impostor commits, known
     # vulnerable action versions) do not run here.
-    cmd = [tool("zizmor"), "--offline", "--no-progress", "--color=never", "--persona=auditor"]
+    cmd = [tool("zizmor"), "--offline", "--no-config", "--no-progress", "--color=never"]
+    cmd.append("--persona=auditor")
     return lint([*cmd, str(path)])
 
 
