@@ -41,7 +41,7 @@ def download_wheel(requirement: str) -> Path:
                     "--disable-pip-version-check",
                     "-d",
                     tmp,
-                    _release_only(req),
+                    release_pin(req),
                 ],
                 echo=False,
             )
@@ -77,7 +77,7 @@ def find_cached_wheel(req: Requirement) -> Path | None:
     return best[1] if best else None
 
 
-def _release_only(req: Requirement) -> str:
+def release_pin(req: Requirement) -> str:
     """``numpy==1.26.4`` as ``numpy===1.26.4``: under PEP 440 ``==`` also matches local builds
     such as ``1.26.4+slim``, which an index holding this project's own wheels would prefer."""
     specs = list(req.specifier)

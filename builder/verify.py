@@ -25,6 +25,7 @@ from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
 from .errors import EnvironmentSetupError, UnsupportedPlatformError
+from .pypi import release_pin
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .smoke import (
     DEFAULT_TIMEOUT,
@@ -120,14 +121,15 @@ def reference_requirements(
     """What the unmodified stack installs: stock versions of the given wheels, the runtime and its
     recipe's constraints (a stock pin that violates a constraint yields to the constraint).
 
-    A wheel's stock version is the index's release of its public version: a wheel can be changed
-    without a local label, so it cannot vouch for itself. ``from_index=False`` is the fallback for
+    A wheel's stock version is the index's release of its public version (``===``: a plain ``==``
+    also matches local builds such as ``+slim``): a wheel can be changed without a local label,
+    so it cannot vouch for itself. ``from_index=False`` is the fallback for
     wheels the index does not have (a local build): unlabelled wheels are then their own
     reference."""
     if reference_wheels is not None:
         given = [str(p) for p in reference_wheels]
         names = {Wheel.open(p).name for p in reference_wheels}
-        runtime_req = [] if runtime.name in names else [str(runtime.requirement)]
+        runtime_req = [] if runtime.name in names else [release_pin(runtime.requirement)]
         return given + runtime_req + _constraints_on_others(runtime, names)
     constraints = runtime.constraints()
     requirements: list[str] = []
@@ -137,9 +139,9 @@ def reference_requirements(
         if any(public not in c.requirement.specifier for c in clashing):
             continue
         own = wheel.version.local is None and not from_index
-        requirements.append(str(wheel.path) if own else f"{wheel.name}=={public}")
+        requirements.append(str(wheel.path) if own else f"{wheel.name}==={public}")
     if not any(runtime_for_distribution(w.name) for w in wheels):
-        requirements.append(str(runtime.requirement))
+        requirements.append(release_pin(runtime.requirement))
     requirements += [str(c.requirement) for c in constraints]
     return requirements
 

@@ -82,17 +82,17 @@ def test_reference_stack_comes_from_the_index(tmp_path: Path) -> None:
     runtime = resolve_runtime("tflite-runtime==2.14.0")
     plain = fake_numpy(tmp_path / "a", "1.26.4")
     labelled = fake_numpy(tmp_path / "b", "1.26.4+slim")
-    expected = ["numpy==1.26.4", "tflite-runtime==2.14.0", "numpy<2"]
+    expected = ["numpy===1.26.4", "tflite-runtime===2.14.0", "numpy<2"]
     # An unlabelled wheel may have been changed all the same: it cannot vouch for itself.
     assert reference_requirements(runtime, [plain]) == expected
     assert reference_requirements(runtime, [labelled]) == expected
     local = reference_requirements(runtime, [plain], from_index=False)
-    assert local == [str(plain.path), "tflite-runtime==2.14.0", "numpy<2"]
+    assert local == [str(plain.path), "tflite-runtime===2.14.0", "numpy<2"]
     # A numpy the runtime cannot use is replaced by the constraint in the reference.
     numpy2 = fake_numpy(tmp_path / "c", "2.2.6")
-    assert reference_requirements(runtime, [numpy2]) == ["tflite-runtime==2.14.0", "numpy<2"]
+    assert reference_requirements(runtime, [numpy2]) == ["tflite-runtime===2.14.0", "numpy<2"]
     given = reference_requirements(runtime, [labelled], [plain.path])
-    assert given == [str(plain.path), "tflite-runtime==2.14.0"]
+    assert given == [str(plain.path), "tflite-runtime===2.14.0"]
 
 
 def test_runtime_wheel_wins_and_conflicting_runtime_is_refused(tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_numpy_without_a_required_file_fails_with_the_import_error(
         assert result["status"] == "import-error", result
         assert result["message"].startswith("ImportError: cannot import name 'multiarray'")
         assert "(while import numpy)" in result["message"]
-    assert report["reference_stack"][0] == f"numpy=={NUMPY_VERSION}"
+    assert report["reference_stack"][0] == f"numpy==={NUMPY_VERSION}"
     assert "cannot import name 'multiarray'" in stderr
 
 
@@ -249,7 +249,7 @@ def test_own_model_alone_gets_expected_outputs_from_the_unmodified_stack(
     [result] = report["models"]
     assert (result["model"], result["status"]) == ("mine", "pass")
     assert result["max_abs_error"] == 0.0  # same stack, same kernels: identical outputs
-    assert report["reference_stack"][0] == f"numpy=={NUMPY_VERSION}"
+    assert report["reference_stack"][0] == f"numpy==={NUMPY_VERSION}"
 
 
 @real_stack
