@@ -173,7 +173,7 @@ def verify_wheels(
         candidate = create_environment(tmp / "candidate")
         requirements = [str(w.path) for w in wheels]
         if runtime_wheel is None:
-            requirements.append(str(chosen.requirement))
+            requirements.append(release_pin(chosen.requirement))
         # The runtime's known constraints (numpy<2 for tflite-runtime 2.14), whatever its
         # metadata says: a slim wheel without a recipe keeps upstream's incomplete metadata.
         # Never on a given wheel: a numpy 2 wheel must fail on its own merits (the ABI error).
