@@ -123,10 +123,18 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
+def signal_name(number: int) -> str:
+    """``SIGSEGV`` for 11; real-time signals have no enum member, so ``signal 40`` for 40."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _failure_message(args: list[str], result: Result) -> str:
     name = " ".join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args[:3]))
     if result.returncode < 0:
-        how = f"was killed by {signal.Signals(-result.returncode).name}"
+        how = f"was killed by {signal_name(-result.returncode)}"
     else:
         how = f"failed with exit code {result.returncode}"
     last = result.tail()

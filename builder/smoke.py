@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from pathlib import Path
 from .arrays import RawArray, compare, random_array, read_npz
 from .errors import CommandError, RecipeError, VerificationError
 from .recipes import load_toml, project_root
-from .runner import run
+from .runner import run, signal_name
 
 RUNNER = Path(__file__).with_name("_model_runner.py")
 DEFAULT_TIMEOUT = 120.0
@@ -245,8 +244,7 @@ def _execute(
             return (TIMEOUT, f"no result after {timeout:g} s"), exc.output
         raise
     if result.returncode < 0:
-        name = signal.Signals(-result.returncode).name
-        return (CRASH, f"killed by {name}"), result.output
+        return (CRASH, f"killed by {signal_name(-result.returncode)}"), result.output
     if result.returncode != 0 and not result_path.exists():
         return (ERROR, f"exit code {result.returncode}: {_last_line(result.output)}"), result.output
     return None, result.output

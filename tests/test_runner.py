@@ -59,6 +59,11 @@ def test_signal_is_named() -> None:
         run([PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"], echo=False)
 
 
+def test_realtime_signal_is_named_too() -> None:
+    with pytest.raises(CommandError, match="was killed by signal 40"):
+        run(["sh", "-c", "kill -40 $$"], echo=False)
+
+
 def test_timeout_kills_the_process_group_and_keeps_the_last_line(tmp_path: Path) -> None:
     marker = tmp_path / "grandchild-survived"
     script = tmp_path / "slow.py"

@@ -169,6 +169,11 @@ def test_crash_by_signal(tmp_path: Path, model: SmokeModel) -> None:
     assert (run.status, run.message) == (CRASH, "killed by SIGSEGV")
 
 
+def test_crash_by_realtime_signal(tmp_path: Path, model: SmokeModel) -> None:
+    run = run_model(_executable(tmp_path, "python", "kill -40 $$"), model, timeout=30)
+    assert (run.status, run.message) == (CRASH, "killed by signal 40")
+
+
 def test_exit_without_result(tmp_path: Path, model: SmokeModel) -> None:
     body = "echo 'Fatal Python error: bad things' >&2; exit 3"
     run = run_model(_executable(tmp_path, "python", body), model, timeout=30)
