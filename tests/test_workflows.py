@@ -172,6 +172,7 @@ def test_matrix_builds_slims_verifies_budgets_and_publishes() -> None:
     assert '--runtime "tflite-runtime==$TF_VERSION"' in scripts
     assert "PIP_FIND_LINKS: ${{ github.workspace }}/dist" in text
     assert "CIBW_ENVIRONMENT: ${{ steps.numpy-config.outputs.environment }}" in text
+    assert "fetch_sdist('numpy', sys.argv[1])" in scripts and "pip download" not in scripts
     for command in (
         "python -m builder build tflite-runtime",
         "python -m builder build numpy --print-environment",
