@@ -101,10 +101,9 @@ def test_frontend_and_cibuildwheel_renderings() -> None:
     assert plan.cibuildwheel_config_settings() == " ".join(
         f"setup-args={arg}" for arg in SIZE + COMMON + NO_SIMD
     )
+    flags = "-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
     assert plan.cibuildwheel_environment() == (
-        "CFLAGS='-ffunction-sections -fdata-sections' "
-        "CXXFLAGS='-ffunction-sections -fdata-sections' "
-        "LDFLAGS='-Wl,--gc-sections -Wl,-O1'"
+        f"CFLAGS='{flags}' CXXFLAGS='{flags}' LDFLAGS='-Wl,--gc-sections -Wl,-O1'"
     )
     assert plan.profile.local_version == "lean"
 
