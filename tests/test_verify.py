@@ -284,3 +284,58 @@ def test_runtime_wheel_given_with_numpy(
     assert report["runtime"] == "tflite-runtime==2.14.0"
     assert report["wheels"] == [stock_numpy.name, runtime_wheel.name]
     assert {m["status"] for m in report["models"]} == {"pass"}
+
+
+# Appended to numpy/__init__.py: misbehave differently per model (the runner's request file,
+# sys.argv[1], names the model), so one verification shows every way a candidate can fail.
+SABOTAGE = """
+
+def _sabotage():
+    import json as _json, os as _os, signal as _signal, sys as _sys, time as _time
+    global frombuffer
+    try:
+        with open(_sys.argv[1]) as _fh:
+            _model = _os.path.basename(_json.load(_fh)["model"])
+    except Exception:
+        return
+    if _model == "cnn_float32.tflite":
+        _original = frombuffer
+        frombuffer = lambda *a, **k: _original(*a, **k) * 2
+    elif _model == "gru_while.tflite":
+        _os.kill(_os.getpid(), _signal.SIGSEGV)
+    elif _model == "cnn_int8.tflite":
+        _time.sleep(600)
+    elif _model == "lstm_stateful.tflite":
+        raise ImportError("sabotaged: no lstm today")
+    elif _model == "cnn_float16.tflite":
+        raise RuntimeError("sabotaged: float16 refused")
+
+
+_sabotage()
+"""
+
+
+@real_stack
+def test_every_failure_kind_is_reported_and_blamed(stock_numpy: Path, tmp_path: Path) -> None:
+    wheel = Wheel.open(stock_numpy)
+    wheel.replace("numpy/__init__.py", wheel.read("numpy/__init__.py") + SABOTAGE.encode())
+    wheel.set_local_version("sabotaged")
+    candidate = wheel.write(tmp_path / "candidate")
+    code, report, stderr = verify_cli(tmp_path, candidate, "--timeout", "8")
+    assert code == 1
+    results = by_model(report)
+    wrong = results["cnn_float32"]
+    assert wrong["status"] == "wrong-output"
+    assert wrong["max_abs_error"] > 0
+    assert f"max abs error {wrong['max_abs_error']:.6g}" in wrong["message"]
+    assert results["gru_while"]["status"] == "crash"
+    assert results["gru_while"]["message"] == "killed by SIGSEGV"
+    assert results["cnn_int8"]["status"] == "timeout"
+    assert results["cnn_int8"]["message"] == "no result after 8 s"
+    assert results["lstm_stateful"]["status"] == "import-error"
+    assert "ImportError: sabotaged: no lstm today (while import numpy)" in stderr
+    assert results["cnn_float16"]["status"] == "error"
+    assert "RuntimeError: sabotaged: float16 refused" in results["cnn_float16"]["message"]
+    assert results["cnn_dynamic_int8"]["status"] == "pass"
+    # Every failure was checked on the unmodified stack, which passed: the candidate is blamed.
+    assert report["reference_stack"][0] == f"numpy==={NUMPY_VERSION}"
