@@ -27,7 +27,7 @@ from conftest import (
     cli,
 )
 
-from builder.cache import cache_dir
+from builder.cache import atomic_copy, cache_dir, scratch_dir
 from builder.environments import create_environment
 from builder.runner import run
 from builder.smoke import PASS, check_run, expected_outputs, load_models, run_models
@@ -76,9 +76,11 @@ def foreign_numpy() -> Path:
         cache_dir("test-wheels", "foreign") / f"numpy-{NUMPY_VERSION}-cp311-cp311-win_amd64.whl"
     )
     if not target.exists():
-        pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
-        args = ["--platform", "win_amd64", "--python-version", "3.11", "-d", target.parent]
-        run([*pip, *args, f"numpy=={NUMPY_VERSION}"], echo=False)
+        with scratch_dir("foreign") as tmp:
+            pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
+            args = ["--platform", "win_amd64", "--python-version", "3.11", "-d", tmp]
+            run([*pip, *args, f"numpy==={NUMPY_VERSION}"], echo=False)
+            atomic_copy(tmp / target.name, target)
     return target
 
 
