@@ -19,6 +19,9 @@ from .errors import CommandError
 
 Arg = Union[str, "os.PathLike[str]"]
 TAIL_LINES = 40
+# Commands running now, so that Ctrl-C can end those started by worker threads too.
+_RUNNING: set[subprocess.Popen[str]] = set()
+_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,13 @@ def run(
         )
     except OSError as exc:
         raise CommandError(f"cannot run {args[0]}: {exc.strerror or exc}") from None
-    output = _collect(proc, echo, stdin_data, timeout, args)
+    with _LOCK:
+        _RUNNING.add(proc)
+    try:
+        output = _collect(proc, echo, stdin_data, timeout, args)
+    finally:
+        with _LOCK:
+            _RUNNING.discard(proc)
     result = Result(proc.returncode, output)
     if check and proc.returncode != 0:
         raise CommandError(_failure_message(args, result), proc.returncode, output)
@@ -115,6 +124,17 @@ def _collect(
         raise
     reader.join()
     return "".join(lines)
+
+
+def kill_running() -> None:
+    """Kill every command still running, in any thread (with its process group).
+
+    Ctrl-C interrupts only the main thread: commands that worker threads started (models run in
+    parallel) would otherwise run on, and the interpreter would wait for them before exiting."""
+    with _LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        _kill_group(proc)
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from .arrays import RawArray, compare, random_array, read_npz
 from .errors import CommandError, RecipeError, VerificationError
 from .recipes import load_toml, project_root
-from .runner import run, signal_name
+from .runner import kill_running, run, signal_name
 
 RUNNER = Path(__file__).with_name("_model_runner.py")
 DEFAULT_TIMEOUT = 120.0
@@ -368,7 +368,14 @@ def run_models(
 
     workers = max(1, min(len(models), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        runs = list(pool.map(one, models))
+        futures = [pool.submit(one, model) for model in models]
+        try:
+            runs = [future.result() for future in futures]
+        except BaseException:  # Ctrl-C: queued models must not start, running ones must end
+            for future in futures:
+                future.cancel()
+            kill_running()
+            raise
     return {m.name: r for m, r in zip(models, runs)}
 
 

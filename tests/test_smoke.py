@@ -7,11 +7,16 @@ interpreter that hangs, crashes on a signal, or dies without a result.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import struct
 import sys
+import threading
+import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,6 +38,7 @@ from builder.smoke import (
     expected_outputs,
     load_models,
     run_model,
+    run_models,
 )
 
 NAMES = {"cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful"}
@@ -244,3 +250,25 @@ def test_random_inputs_are_deterministic() -> None:
     assert first.shape == (1, 3, 1)  # dynamic (0/-1) dimensions become 1
     assert all(0 <= v < 1 for v in first.values())
     assert all(-128 <= v <= 127 for v in random_array("|i1", (64,), 0).values())
+
+
+def test_ctrl_c_ends_parallel_runs_promptly(tmp_path: Path, model: SmokeModel) -> None:
+    started = tmp_path / "started"
+    started.mkdir()
+    # Each "interpreter" records its pid, then hangs (exec keeps the pid).
+    python = _executable(tmp_path, "python", f"touch {started}/$$; exec sleep 60")
+    models = [replace(model, name=f"copy{i}") for i in range(6)]
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    begun = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_models(python, models, timeout=120)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - begun < 10  # not the 60 s the hung runs would take
+    pids = [int(p.name) for p in started.iterdir()]
+    assert 1 <= len(pids) < len(models)  # queued models never started
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # killed and reaped
