@@ -14,6 +14,7 @@ import io
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.parser import HeaderParser
@@ -41,6 +42,9 @@ MAX_RATIO = 200
 RATIO_CHECK_FROM = 16 * 1024**2
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+READABLE_COMPRESSION = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
 STRONG_HASHES = frozenset(
     {"sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512", "blake2b", "blake2s"}
 )
@@ -325,17 +329,21 @@ class Wheel:
                         f"{self.path.name}: RECORD hashes {name} with {entry.hash_.name}"
                         " (PEP 427 wants sha256 or stronger)"
                     )
-                with zf.open(name) as stream:
-                    # installer 0.7, the last release for CPython 3.9, has only validate(bytes).
-                    valid = (
-                        entry.validate_stream(stream)
-                        if hasattr(entry, "validate_stream")
-                        else entry.validate(stream.read())
-                    )
-                    if not valid:
-                        raise WheelError(
-                            f"{self.path.name}: {name} does not match its RECORD hash/size"
+                try:
+                    with zf.open(name) as stream:
+                        # installer 0.7, the last release for CPython 3.9, has only
+                        # validate(bytes).
+                        valid = (
+                            entry.validate_stream(stream)
+                            if hasattr(entry, "validate_stream")
+                            else entry.validate(stream.read())
                         )
+                except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                    raise WheelError(f"{self.path.name}: {name} is corrupt ({exc})") from None
+                if not valid:
+                    raise WheelError(
+                        f"{self.path.name}: {name} does not match its RECORD hash/size"
+                    )
         if entries:
             missing = sorted(entries)[0]
             raise WheelError(f"{self.path.name}: RECORD lists {missing}, which is not in the wheel")
@@ -412,6 +420,12 @@ def _check_member_name(path: Path, info: zipfile.ZipInfo) -> None:
         raise WheelError(f"{path.name}: member {raw!r} escapes the tree ('..')")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise WheelError(f"{path.name}: member {raw!r} is a symlink")
+    if info.flag_bits & 0x1:
+        raise WheelError(f"{path.name}: member {raw!r} is encrypted")
+    if info.compress_type not in READABLE_COMPRESSION:
+        raise WheelError(
+            f"{path.name}: member {raw!r} uses unsupported compression {info.compress_type}"
+        )
 
 
 def _check_member_size(path: Path, info: zipfile.ZipInfo) -> None:

@@ -15,6 +15,9 @@ from packaging.version import Version
 from wheel_factory import (
     EPOCH,
     build_wheel,
+    corrupt_data,
+    declare_compression,
+    declare_encrypted,
     declare_sizes,
     default_members,
     record_hash,
@@ -158,6 +161,21 @@ REFUSALS: list[tuple[str, Maker, str]] = [
         "record-weak-hash",
         lambda t: build_wheel(t, record=_tamper("demo/core.py", 1, MD5_OF_CORE)),
         "RECORD hashes demo/core.py with md5",
+    ),
+    (
+        "corrupt-data",
+        lambda t: corrupt_data(build_wheel(t), "demo/data/table.txt"),
+        "demo/data/table.txt is corrupt",
+    ),
+    (
+        "encrypted",
+        lambda t: declare_encrypted(build_wheel(t), "demo/core.py"),
+        "encrypted",
+    ),
+    (
+        "unknown-compression",
+        lambda t: declare_compression(build_wheel(t), "demo/core.py", 99),
+        "unsupported compression 99",
     ),
     ("truncated", lambda t: truncate(build_wheel(t), 0.6), "not a valid zip archive"),
     ("not-zip", _not_a_zip, "not a valid zip archive"),

@@ -110,23 +110,62 @@ def truncate(path: Path, keep: float = 0.5) -> Path:
     return path
 
 
-def declare_sizes(path: Path, sizes: Mapping[str, tuple[int, int | None]]) -> Path:
-    """Rewrite the central directory's declared (uncompressed, compressed) sizes of members,
-    leaving their data alone: what a compression bomb's directory looks like before inflating."""
-    data = bytearray(path.read_bytes())
+def _central_entries(data: bytes) -> dict[str, int]:
+    """Member name -> offset of its central directory entry."""
     eocd = data.rindex(b"PK\x05\x06")
     count = struct.unpack_from("<H", data, eocd + 10)[0]
     at = struct.unpack_from("<I", data, eocd + 16)[0]
+    entries = {}
     for _ in range(count):
         if data[at : at + 4] != b"PK\x01\x02":
             raise ValueError("not a central directory entry")
         name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
-        member = data[at + 46 : at + 46 + name_len].decode()
+        entries[data[at + 46 : at + 46 + name_len].decode()] = at
+        at += 46 + name_len + extra_len + comment_len
+    return entries
+
+
+def declare_sizes(path: Path, sizes: Mapping[str, tuple[int, int | None]]) -> Path:
+    """Rewrite the central directory's declared (uncompressed, compressed) sizes of members,
+    leaving their data alone: what a compression bomb's directory looks like before inflating."""
+    data = bytearray(path.read_bytes())
+    for member, at in _central_entries(data).items():
         if member in sizes:
             size, compressed = sizes[member]
             struct.pack_into("<I", data, at + 24, size)
             if compressed is not None:
                 struct.pack_into("<I", data, at + 20, compressed)
-        at += 46 + name_len + extra_len + comment_len
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _patch_header_field(path: Path, member: str, central: int, local: int, value: int) -> Path:
+    """Set a 16-bit field of ``member`` in its central directory entry and its local header."""
+    data = bytearray(path.read_bytes())
+    at = _central_entries(data)[member]
+    struct.pack_into("<H", data, at + central, value)
+    header = struct.unpack_from("<I", data, at + 42)[0]
+    struct.pack_into("<H", data, header + local, value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def declare_compression(path: Path, member: str, method: int) -> Path:
+    """Claim another compression method for ``member``."""
+    return _patch_header_field(path, member, 10, 8, method)
+
+
+def declare_encrypted(path: Path, member: str) -> Path:
+    """Set ``member``'s "encrypted" flag (general purpose bit 0)."""
+    return _patch_header_field(path, member, 8, 6, 0x1)
+
+
+def corrupt_data(path: Path, member: str) -> Path:
+    """Flip a byte inside ``member``'s compressed data (sizes and directory intact)."""
+    data = bytearray(path.read_bytes())
+    at = _central_entries(data)[member]
+    local = struct.unpack_from("<I", data, at + 42)[0]
+    name_len, extra_len = struct.unpack_from("<HH", data, local + 26)
+    data[local + 30 + name_len + extra_len + 5] ^= 0xFF
     path.write_bytes(bytes(data))
     return path
