@@ -180,3 +180,31 @@ def test_the_pruned_ai_edge_litert_installs_alone_and_pip_check_is_clean(
         installed = env.installed()
         assert pip_check(env) == []
     assert set(installed) == {"ai-edge-litert", "numpy"}
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_ai_edge_litert_slim_tries_and_drops_the_ctypes_preload(litert: SlimResult) -> None:
+    assert litert.output is not None
+    preload = "ai_edge_litert/libLiteRt.so"
+    assert preload in litert.traced  # opened by __init__.py's ctypes.CDLL, only if it exists
+    assert preload in litert.removed_units  # ...and the search proved it unneeded
+    with zipfile.ZipFile(litert.output) as zf:
+        kept = sorted(n for n in zf.namelist() if not n.split("/")[0].endswith(".dist-info"))
+        licence = [n for n in zf.namelist() if n.endswith("/licenses/LICENSE")]
+    assert kept == [
+        "ai_edge_litert/__init__.py",
+        "ai_edge_litert/_pywrap_litert_interpreter_wrapper.so",
+        "ai_edge_litert/interpreter.py",
+        "ai_edge_litert/libpywrap_litert_common.so",
+        "ai_edge_litert/metrics_interface.py",
+        "ai_edge_litert/metrics_portable.py",
+    ]
+    assert licence  # licence files are never dropped
+    assert set(litert.stripped) == {
+        "ai_edge_litert/_pywrap_litert_interpreter_wrapper.so",
+        "ai_edge_litert/libpywrap_litert_common.so",
+    }
+    assert litert.output_bytes < litert.input_bytes / 3
+    assert litert.verification is not None
+    assert all(r.identical for r in litert.verification.results)
