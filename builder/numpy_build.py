@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -53,11 +54,16 @@ from .strip import is_elf
 from .wheelfile import Wheel
 
 PROJECT = "numpy"
-BUILD_FORMAT = 1  # bump when a change here changes what a cached build contains
+BUILD_FORMAT = 2  # bump when a change here changes what a cached build contains
 MANIFEST = "build.json"
 # meson-python builds in a random .mesonpy-XXXX directory unless given a fixed one.
 BUILD_DIR_SETTING, BUILD_DIR_NAME = "build-dir", "build"
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01: the earliest time a zip file can hold
+CONFIG_MEMBER = "numpy/__config__.py"
+BUILD_NOISE = (
+    (re.compile(r"""[^"'\s]*build-env-[A-Za-z0-9_]+"""), "<build-env>"),
+    (re.compile(r'"dep\d+"'), '"dep"'),
+)
 
 
 @dataclass(frozen=True)
@@ -268,9 +274,10 @@ def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) 
     started = time.monotonic()
     with _work_dir(key) as tmp:
         root = unpack_sdist(sdist, tmp / "src")
-        wheel = _run_build(plan, root, tmp / "dist")
-        stripped, sizes = _strip(wheel, plan, tmp / "stripped")
-        tagged = _repair(stripped, plan, tmp / "repaired")
+        wheel = Wheel.open(_run_build(plan, root, tmp / "dist"))
+        _drop_build_noise(wheel)
+        sizes = _strip(wheel, plan)
+        tagged = _repair(wheel.write(tmp / "edited"), plan, tmp / "repaired")
         shutil.rmtree(where, ignore_errors=True)
         final = Wheel.open(tagged).write(where)  # deterministic zip, whatever wrote it before
     built = BuiltNumpy(
@@ -327,14 +334,29 @@ def _run_build(plan: BuildPlan, root: Path, out: Path) -> Path:
     return wheels[0]
 
 
-def _strip(path: Path, plan: BuildPlan, out: Path) -> tuple[Path, dict[str, tuple[int, int]]]:
+def _drop_build_noise(wheel: Wheel) -> None:
+    """numpy's ``show_config()`` data records the random path of the isolated build environment
+    and meson's ``id()``-based dependency names: the only bytes in which two builds of the same
+    inputs differ (measured on 1.26.4). Replace them with fixed text."""
+    if CONFIG_MEMBER not in wheel.names():
+        return
+    text = wheel.read(CONFIG_MEMBER).decode("utf-8")
+    wheel.replace(CONFIG_MEMBER, without_build_noise(text).encode("utf-8"))
+
+
+def without_build_noise(text: str) -> str:
+    for pattern, replacement in BUILD_NOISE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _strip(wheel: Wheel, plan: BuildPlan) -> dict[str, tuple[int, int]]:
     """Strip every ELF member with the platform's strip command (``-o OUT IN`` appended)."""
     command = list(plan.family.strip)
     if not command:
-        return path, {}
+        return {}
     if shutil.which(command[0]) is None:
         raise BuildError(f"`{command[0]}` is not on PATH: cannot strip the numpy build")
-    wheel = Wheel.open(path)
     sizes: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="tflite-edge-strip-") as tmp:
         source, target = Path(tmp, "in.so"), Path(tmp, "out.so")
@@ -350,7 +372,7 @@ def _strip(path: Path, plan: BuildPlan, out: Path) -> tuple[Path, dict[str, tupl
                 sizes[name] = (len(data), len(smaller))
     before, after = sum(s[0] for s in sizes.values()), sum(s[1] for s in sizes.values())
     info(f"    stripped {len(sizes)} ELF files: {before:,} -> {after:,} B")
-    return wheel.write(out), sizes
+    return sizes
 
 
 def _repair(path: Path, plan: BuildPlan, out: Path) -> Path:
