@@ -3,7 +3,6 @@ cached under ``~/.cache/tflite-edge-builder/wheels`` so a pinned wheel is downlo
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from .cache import cache_dir, scratch_dir
+from .cache import atomic_copy, cache_dir, scratch_dir
 from .console import step
 from .errors import CommandError, DownloadError
 from .runner import run
@@ -28,31 +27,41 @@ def download_wheel(requirement: str) -> Path:
         return cached
     step(f"downloading {requirement}")
     with scratch_dir("download") as tmp:
-        try:
-            run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--only-binary",
-                    ":all:",
-                    "--disable-pip-version-check",
-                    "-d",
-                    tmp,
-                    release_pin(req),
-                ],
-                echo=False,
-            )
-        except CommandError as exc:
-            raise DownloadError(f"cannot download {requirement}: {exc}") from None
-        wheels = sorted(tmp.glob("*.whl"))
-        if len(wheels) != 1:
-            raise DownloadError(f"pip download {requirement} produced no single wheel")
-        target = cache_dir("wheels") / wheels[0].name
-        shutil.move(str(wheels[0]), target)
+        wheel = _pip_download(release_pin(req), requirement, tmp / "first")
+        version = parse_wheel_filename(wheel.name)[1]
+        if version.local and "+" not in str(req.specifier):
+            # "numpy<2" matches 1.26.4+slim too: an index holding our own builds offers them
+            # first. What was asked for is a release: take the release of that version.
+            wheel = _pip_download(f"{req.name}==={version.public}", requirement, tmp / "release")
+        target = cache_dir("wheels") / wheel.name
+        atomic_copy(wheel, target)  # another process may be looking for it in the cache
     return target
+
+
+def _pip_download(spec: str, requirement: str, directory: Path) -> Path:
+    try:
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--disable-pip-version-check",
+                "-d",
+                directory,
+                spec,
+            ],
+            echo=False,
+        )
+    except CommandError as exc:
+        raise DownloadError(f"cannot download {requirement}: {exc}") from None
+    wheels = sorted(directory.glob("*.whl"))
+    if len(wheels) != 1:
+        raise DownloadError(f"pip download {requirement} produced no single wheel")
+    return wheels[0]
 
 
 def find_cached_wheel(req: Requirement) -> Path | None:

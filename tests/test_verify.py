@@ -167,6 +167,9 @@ def test_download_takes_the_release_not_a_local_build(
     wheel = Wheel.open(download_wheel(f"numpy=={NUMPY_VERSION}"))
     assert wheel.version == Version(NUMPY_VERSION)
     assert wheel.version.local is None
+    # A range ("the newest numpy 1.x", as slim asks for it) gets the release as well.
+    wheel.path.unlink()
+    assert download_wheel("numpy<2,>=1.26") == wheel.path
 
 
 # -- real stacks --------------------------------------------------------------------------------
