@@ -35,6 +35,7 @@ from .entry_points import prune_entry_points
 from .environments import Environment, create_environment
 from .errors import VerificationError
 from .minimize import Oracle, content_key, reduce_removals
+from .pypi import release_pin
 from .runtimes import Runtime
 from .slim_recipe import SlimRecipe, glob_match, load_slim_recipe
 from .smoke import (
@@ -202,7 +203,7 @@ def _prepare(
     env = create_environment(tmp / "env")
     requirements = [str(source.path)]
     if runtime_wheel is None:
-        requirements.append(str(runtime.requirement))
+        requirements.append(release_pin(runtime.requirement))
     # The constraints the stock stack needs to run at all (numpy<2 for tflite-runtime 2.14).
     requirements += [str(c.requirement) for c in runtime.constraints()]
     env.install(requirements)
@@ -462,7 +463,7 @@ def _pip_check(slim: Path, runtime: Runtime, source: Wheel, root: Path) -> list[
     env = create_environment(root)
     requirements = [str(slim)]
     if runtime.name != source.name:
-        requirements.append(str(runtime.requirement))
+        requirements.append(release_pin(runtime.requirement))
     env.install(requirements)
     problems = pip_check(env)
     if problems:
