@@ -127,7 +127,7 @@ def test_lean_build_has_no_blas_and_a_true_manylinux_tag(lean: BuiltNumpy) -> No
     assert needed <= {"libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"}
     assert re.fullmatch(r"manylinux_2_\d+_x86_64", lean.platform_tag)
     shown = run([sys.executable, "-m", "auditwheel", "show", lean.path], echo=False).output
-    assert f'platform tag:\n"{lean.platform_tag}"' in shown or lean.platform_tag in shown
+    assert f'the following platform tag: "{lean.platform_tag}"' in " ".join(shown.split())
     assert parse_wheel_filename(lean.path.name)[1] == Version(VERSION)
     assert lean.stripped and all(after < before for before, after in lean.stripped.values())
 
