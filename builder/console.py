@@ -6,20 +6,22 @@ import os
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# Messages are plain text: file names and recipe keys such as [slim] must not be read as markup.
 def info(message: str) -> None:
-    console.print(message)
+    console.print(escape(message))
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/yellow] {message}")
+    console.print(f"[yellow]warning:[/yellow] {escape(message)}")
 
 
 def step(message: str) -> None:
-    console.print(f"[bold cyan]==>[/bold cyan] {message}")
+    console.print(f"[bold cyan]==>[/bold cyan] {escape(message)}")
 
 
 def is_interactive() -> bool:
