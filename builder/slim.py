@@ -52,7 +52,7 @@ from .smoke import (
 from .strip import is_bundled_library, is_elf, strip_elf, strip_tool
 from .trace import TracedUse, group_units, linked_closure, traced_members
 from .verify import VerifyResult, check_host_can_run, conflicts, runtime_for, verify_wheels
-from .wheelfile import Wheel
+from .wheelfile import Wheel, check_local_label
 from .workspace import Workspace
 
 DEFAULT_BUDGET = 60
@@ -160,6 +160,7 @@ class _Search:
 def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
     """Slim ``wheel_path``; write the verified result into ``options.out_dir``."""
     started = time.monotonic()
+    check_local_label(options.label)
     source = Wheel.open(Path(wheel_path))
     check_host_can_run(source)
     runtime, runtime_wheel = runtime_for([source], options.runtime)

@@ -193,8 +193,7 @@ class Wheel:
 
     def set_local_version(self, label: str) -> None:
         """Give the wheel a PEP 440 local version label (``1.26.4`` -> ``1.26.4+slim``)."""
-        if not LABEL_RE.match(label):
-            raise WheelError(f"invalid local version label {label!r} (letters, digits and dots)")
+        check_local_label(label)
         base = self.version.public
         local = f"{self.version.local}.{label}" if self.version.local else label
         self.version = Version(f"{base}+{local}")
@@ -440,6 +439,12 @@ def _check_member_size(path: Path, info: zipfile.ZipInfo) -> None:
             f"{path.name}: member {info.filename} declares {size} B from {info.compress_size} B "
             f"compressed (ratio > {MAX_RATIO}: compression bomb?)"
         )
+
+
+def check_local_label(label: str) -> None:
+    """Refuse a local version label PEP 440 does not allow (checked before any long work)."""
+    if not LABEL_RE.match(label):
+        raise WheelError(f"invalid local version label {label!r} (letters, digits and dots)")
 
 
 def _find_dist_info(path: Path, members: dict[str, Member]) -> str:

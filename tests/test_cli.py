@@ -81,3 +81,10 @@ def test_wrong_package_for_wheel(tmp_path: Path) -> None:
     line = assert_one_line_error(proc)
     assert line == "error: demo-1.0-py3-none-any.whl is not a numpy wheel"
     assert not (tmp_path / "out").exists()
+
+
+def test_slim_refuses_a_bad_label_before_any_work(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path, "numpy", "1.26.4")
+    proc = cli("slim", "numpy", "--wheel", wheel, "--label", "not a label", "--out", tmp_path / "o")
+    assert "invalid local version label 'not a label'" in assert_one_line_error(proc)
+    assert not (tmp_path / "o").exists()

@@ -16,7 +16,7 @@ from ..report import add_report_option, write_report
 from ..runtimes import resolve_runtime, runtime_for_distribution
 from ..slim import DEFAULT_BUDGET, SlimOptions, SlimResult, default_requirement, slim_wheel
 from ..smoke import DEFAULT_TIMEOUT
-from ..wheelfile import Wheel
+from ..wheelfile import Wheel, check_local_label
 from .verify import results_table
 
 NAME = "slim"
@@ -55,6 +55,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_local_label(args.label)  # before any download or build
     package = canonicalize_name(args.package)
     origin = _origin(package, args)
     if args.wheel is not None:
