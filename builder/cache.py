@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 APP = "tflite-edge-builder"
@@ -65,6 +65,20 @@ def _umask() -> int:
 def atomic_copy(source: Path, target: Path) -> None:
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
+
+
+def atomic_copy_all(pairs: Sequence[tuple[Path, Path]]) -> None:
+    """Copy each ``(source, target)``; the targets appear together, in order, or not at all.
+
+    All copies are made to temporary files beside their targets first; only then are they
+    renamed into place (renames take microseconds, copies may take seconds). On any exception,
+    Ctrl-C included, every temporary file is removed.
+    """
+    with contextlib.ExitStack() as stack:
+        # An ExitStack closes in reverse: enter the last pair first so the renames run in order.
+        staged = [(stack.enter_context(atomic_path(t)), s) for s, t in reversed(pairs)]
+        for tmp, source in staged:
+            shutil.copyfile(source, tmp)
 
 
 def atomic_write_text(target: Path, text: str) -> None:

@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .arrays import RawArray
-from .cache import atomic_copy, atomic_write_text, scratch_dir, sha256_file
+from .cache import atomic_copy_all, atomic_write_text, scratch_dir, sha256_file
 from .console import info, step
 from .dependencies import pip_check
 from .environments import PIP_ENV, Environment, create_environment
@@ -373,10 +373,8 @@ def _judge(
 
 
 def _publish(wheels_dir: Path, wheels: Sequence[StackWheel], out_dir: Path) -> list[Path]:
-    outputs = []
-    for wheel in wheels:
-        target = out_dir / wheel.filename
-        atomic_copy(wheels_dir / wheel.filename, target)
-        outputs.append(target)
-    atomic_copy(wheels_dir / REQUIREMENTS, out_dir / REQUIREMENTS)
+    """Copy the wheels, then the requirements file, into ``out_dir``: all of them or none."""
+    outputs = [out_dir / wheel.filename for wheel in wheels]
+    pairs = [(wheels_dir / target.name, target) for target in outputs]
+    atomic_copy_all([*pairs, (wheels_dir / REQUIREMENTS, out_dir / REQUIREMENTS)])
     return outputs
