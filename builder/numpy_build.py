@@ -88,6 +88,11 @@ class BuiltNumpy:
     def wheel_bytes(self) -> int:
         return self.path.stat().st_size
 
+    @property
+    def slim_label(self) -> str:
+        """The slimmed wheel's local version: ``lean.slim`` says both what was done and how."""
+        return f"{self.label}.slim" if self.label else "slim"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "wheel": str(self.path),

@@ -240,8 +240,8 @@ def _slim_numpy(
     runtime_spec = str(runtime.requirement)
     if source == "source":
         built = build_numpy(version, runtime=runtime_spec)
-        label = f"{built.label}.slim" if built.label else "slim"
-        slim = slim_wheel(built.path, replace(options, runtime=runtime_spec, label=label))
+        options = replace(options, runtime=runtime_spec, label=built.slim_label)
+        slim = slim_wheel(built.path, options)
         origin = f"built from source ({built.profile} profile), then slimmed"
     else:
         slim = slim_wheel(stock, replace(options, runtime=runtime_spec))

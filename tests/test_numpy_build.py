@@ -194,7 +194,7 @@ def test_public_api_works_after_the_slim_recipe_edits(lean: BuiltNumpy, tmp_path
 @pytest.mark.slow
 @pytest.mark.network
 def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_path: Path) -> None:
-    sizes = {}
+    sizes, labels = {}, {}
     for origin in ("--from-source", "--from-pypi"):
         out, report = tmp_path / origin, tmp_path / f"{origin}.json"
         argv = ["slim", "numpy", origin, "--version", VERSION, "--out", str(out),
@@ -205,7 +205,10 @@ def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_p
         assert data["verification"]["ok"] and len(data["verification"]["models"]) == 6
         [wheel] = out.glob("*.whl")
         sizes[origin] = wheel.stat().st_size
+        labels[origin] = Wheel.open(wheel).version.local
     assert sizes["--from-source"] < sizes["--from-pypi"], sizes
+    # Like `stack`, the name says how the wheel was made.
+    assert labels == {"--from-source": "lean.slim", "--from-pypi": "slim"}
 
 
 def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:

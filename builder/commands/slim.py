@@ -14,7 +14,14 @@ from ..numpy_build import SourceChoice, build_numpy, choose_source
 from ..pypi import download_wheel
 from ..report import add_report_option, write_report
 from ..runtimes import resolve_runtime, runtime_for_distribution
-from ..slim import DEFAULT_BUDGET, SlimOptions, SlimResult, default_requirement, slim_wheel
+from ..slim import (
+    DEFAULT_BUDGET,
+    LABEL,
+    SlimOptions,
+    SlimResult,
+    default_requirement,
+    slim_wheel,
+)
 from ..smoke import DEFAULT_TIMEOUT
 from ..wheelfile import Wheel, check_local_label
 from .verify import results_table
@@ -48,14 +55,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
                         help=f"search budget (default {DEFAULT_BUDGET})")  # fmt: skip
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
-    parser.add_argument("--label", default="slim", help="local version label (default: slim)")
+    parser.add_argument("--label", help="local version label (default: slim; lean.slim for lean "
+                        "numpy built from source)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="per-model time limit")  # fmt: skip
     add_report_option(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
-    check_local_label(args.label)  # before any download or build
+    if args.label is not None:
+        check_local_label(args.label)  # before any download or build
+    label = args.label or LABEL
     package = canonicalize_name(args.package)
     origin = _origin(package, args)
     if args.wheel is not None:
@@ -64,6 +74,7 @@ def execute(args: argparse.Namespace) -> int:
         built = build_numpy(args.version, args.profile, runtime=args.runtime)
         origin["build"] = built.to_dict()
         wheel = built.path
+        label = args.label or built.slim_label
     else:
         wheel = _download(package, args.version, args.runtime)
     if args.wheel is not None and Wheel.open(args.wheel).name != package:
@@ -75,7 +86,7 @@ def execute(args: argparse.Namespace) -> int:
         keep=tuple(args.keep),
         budget=args.max_oracle_runs,
         timeout=args.timeout,
-        label=args.label,
+        label=label,
         strip=not args.no_strip,
     )
     result = slim_wheel(wheel, options)
