@@ -56,6 +56,7 @@ from .wheelfile import Wheel
 PROJECT = "numpy"
 BUILD_FORMAT = 2  # bump when a change here changes what a cached build contains
 MANIFEST = "build.json"
+WORK_ROOT = "tflite-edge-builder-numpy-build"
 # meson-python builds in a random .mesonpy-XXXX directory unless given a fixed one.
 BUILD_DIR_SETTING, BUILD_DIR_NAME = "build-dir", "build"
 SOURCE_DATE_EPOCH = "315532800"  # 1980-01-01: the earliest time a zip file can hold
@@ -234,7 +235,7 @@ def build_numpy(
         if cached is not None:
             step(f"numpy {sdist.version} ({plan.profile.name}): cached build {cached.path.name}")
             return cached
-    with _build_lock(where):
+    with _build_lock(work_root() / key[:16]):
         cached = None if rebuild else _load_cached(where)
         if cached is not None:  # another process built it while this one waited
             step(f"numpy {sdist.version}: built meanwhile by another process: {cached.path.name}")
@@ -245,8 +246,8 @@ def build_numpy(
 
 @contextlib.contextmanager
 def _build_lock(where: Path) -> Iterator[None]:
-    """One build per cache entry at a time: tests, ``stack`` and users may ask at once, and the
-    build directory's path is fixed (``_work_dir``)."""
+    """One build of the same inputs at a time: tests, ``stack`` and users may ask at once, and
+    the build directory's path is fixed (``_work_dir``)."""
     with open(where.with_name(where.name + ".lock"), "a+b") as handle:
         if not _try_lock(handle, blocking=False):
             info("    waiting for another build of the same numpy to finish")
@@ -304,11 +305,27 @@ def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) 
     return built
 
 
+def work_root() -> Path:
+    """Where builds run: a fixed directory under the system's temporary directory, not under the
+    user's cache. Cython writes the absolute path of each ``.pyx`` into its extension (measured:
+    ``numpy/random/bit_generator``), so builds below ``~/.cache`` differed by cache location."""
+    root = Path(tempfile.gettempdir()) / WORK_ROOT
+    try:
+        root.mkdir(exist_ok=True)
+        if os.access(root, os.W_OK | os.X_OK):
+            return root
+    except OSError:
+        pass
+    fallback = cache_dir("numpy-builds", "work")
+    warn(f"{root} is not writable: building in {fallback}, so the wheel's bytes depend on it")
+    return fallback
+
+
 @contextlib.contextmanager
 def _work_dir(key: str) -> Iterator[Path]:
     """A build directory whose path depends only on the inputs: compilers and Cython write
     source paths into the objects, so a random path would make every build's bytes differ."""
-    path = cache_dir("numpy-builds", "work") / key[:16]
+    path = work_root() / key[:16]
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     try:

@@ -27,6 +27,7 @@ from builder.numpy_build import (
     compiler_identity,
     plan_for,
     without_build_noise,
+    work_root,
 )
 from builder.pypi import download_wheel
 from builder.runner import run
@@ -229,6 +230,18 @@ def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
     holder.wait(10)
     assert waited > 0.5
 
+
+
+def test_builds_run_in_the_same_place_whatever_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cython bakes the build path into extensions: it must not depend on the cache location."""
+    roots = []
+    for cache in ("a", "b"):
+        monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / cache))
+        roots.append(work_root())
+    assert roots[0] == roots[1]
+    assert tmp_path not in roots[0].parents
 
 
 def test_build_noise_in_numpy_config_is_made_fixed() -> None:
