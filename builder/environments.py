@@ -9,6 +9,8 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from .console import step
 from .errors import CommandError, EnvironmentSetupError
 from .runner import run
@@ -50,10 +52,11 @@ class Environment:
             ) from None
 
     def installed(self) -> dict[str, str]:
-        """Distribution name -> version of everything installed in the environment."""
+        """Normalised distribution name (``typing-extensions``) -> version of everything installed
+        in the environment; pip lists names as each project spells them (``typing_extensions``)."""
         result = run([*_pip(self), "list", "--format=freeze"], echo=False, log=False, env=PIP_ENV)
         pairs = (line.split("==", 1) for line in result.output.splitlines() if "==" in line)
-        return {name.lower(): version for name, version in pairs}
+        return {canonicalize_name(name): version for name, version in pairs}
 
 
 def create_environment(root: Path) -> Environment:

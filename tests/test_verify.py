@@ -120,6 +120,16 @@ def test_environment_installs_exactly_the_given_wheel(tmp_path: Path) -> None:
     assert (env.site_packages / "demo" / "core.py").is_file()
 
 
+def test_installed_names_are_normalised(tmp_path: Path) -> None:
+    """pip lists ``Typing_Extensions.x`` as spelt; stack and slim look names up normalised."""
+    metadata = b"Metadata-Version: 2.1\nName: Typing_Extensions.x\nVersion: 1.0\n"
+    files = {"typing_extensions.x-1.0.dist-info/METADATA": metadata}
+    wheel = build_wheel(tmp_path / "in", "typing_extensions.x", files=files)
+    env = create_environment(tmp_path / "env")
+    env.install([str(wheel)], no_index=True)
+    assert env.installed() == {"typing-extensions-x": "1.0"}
+
+
 def test_environment_install_failure_is_one_line(tmp_path: Path) -> None:
     metadata = b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: demo-absent\n"
     # --no-index: pip looks only in local find-links directories, where this never exists.
