@@ -148,8 +148,10 @@ def plan_dependencies(
             after.append(pinned[0])
             changes.append(DependencyChange(pinned[0], *pinned[1:]))
         elif name in drops:
+            pins.pop(name, None)  # a pin of a dropped requirement must not bring it back
             changes.append(DependencyChange(text, "drop", drops[name].evidence))
         elif prune:
+            pins.pop(name, None)
             changes.append(DependencyChange(text, "drop", "never imported during inference"))
         elif name in pins:
             pinned = _pinned(text, req, pins.pop(name))

@@ -76,6 +76,13 @@ def test_a_pin_for_an_undeclared_requirement_is_added() -> None:
     assert plan.after == ("numpy<2",)
 
 
+def test_a_pin_does_not_bring_back_a_dropped_requirement() -> None:
+    pin = DependencyFix("pin", "protobuf<5", "evidence")
+    plan = plan_dependencies(["protobuf>=3.20"], frozenset(), [pin], prune=True)
+    assert plan.after == ()
+    assert [(c.action, c.requirement) for c in plan.changes] == [("drop", "protobuf>=3.20")]
+
+
 def test_without_a_recipe_metadata_is_left_alone_with_a_warning() -> None:
     plan = plan_dependencies(["numpy", "tqdm"], frozenset({"numpy"}), prune=False, package="x")
     assert plan.after == ("numpy", "tqdm")
