@@ -465,8 +465,10 @@ class SourceChoice:
 
 
 def choose_source(version: str | None, profile: str | None = None) -> SourceChoice:
-    """Lean from source where this host can build it with the recipe, else the PyPI wheel."""
+    """Lean from source where this host can build it with the recipe, else the PyPI wheel.
+    An unknown ``profile`` is an error, never a reason to fall back."""
     recipe = load_build_recipe()
+    recipe.profile(profile)
     platform = host_platform()
     if platform not in recipe.platform_tags():
         return SourceChoice(False, f"the numpy build recipe has no settings for {platform}")

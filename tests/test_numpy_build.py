@@ -99,6 +99,8 @@ def test_slim_falls_back_to_pypi_for_versions_the_recipe_lacks() -> None:
         (["numpy", "--wheel", "x.whl", "--from-source"], "--wheel excludes --from-source"),
         (["tflite-runtime", "--from-source"], "build numpy only, not tflite-runtime"),
         (["numpy", "--from-pypi", "--profile", "speed"], "cannot go with --from-pypi"),
+        (["numpy", "--profile", "fastest"], "no build profile 'fastest'"),
+        (["numpy", "--version", "1.20.0", "--profile", "size"], "needs a source build"),
     ],
 )
 def test_slim_origin_options_are_checked(

@@ -113,6 +113,8 @@ def _origin(package: str, args: argparse.Namespace) -> dict[str, object]:
         choice = SourceChoice(True, "--from-source")
     else:
         choice = choose_source(args.version, args.profile)
+        if args.profile and not choice.from_source:
+            raise BuilderError(f"--profile {args.profile} needs a source build: {choice.reason}")
     how = "lean numpy built from source" if choice.from_source else "the PyPI numpy wheel"
     info(f"slimming {how}: {choice.reason}")
     return {"from_source": choice.from_source, "reason": choice.reason}
