@@ -411,8 +411,8 @@ STEP_BUILDERS: list[Callable[[Plan], Step | None]] = [
     _cache_step,
     _script_step,
     _repair_step,
+    _verify_step,  # before collect: nothing unverified reaches --out
     _collect_step,
-    _verify_step,
 ]
 
 
@@ -611,8 +611,7 @@ def _run_verify(plan: Plan, s: Step, context: dict[str, Any]) -> None:
         from .verify import verify_wheels
     except ImportError as exc:
         raise _NotRun(f"builder.verify is not available here ({exc})") from None
-    assert plan.wheel_path is not None
-    result = verify_wheels([plan.wheel_path])
+    result = verify_wheels([context["wheel"]])
     plan.verification = result.to_dict()
     if not result.ok:
         raise BuildError(f"{plan.wheel_name} failed verification (see the report)")

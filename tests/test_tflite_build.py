@@ -106,11 +106,11 @@ def test_win32_plan_line_by_line(env: dict[str, Path]) -> None:
         "      env TFLITE_CMAKE_GENERATOR_PLATFORM=Win32",
         f"      env TFLITE_CMAKE_INITIAL_CACHE={work}/initial-cache.cmake",
         f"      $ bash {SCRIPT} windows   (in {tree})",
-        " 7. Collect the wheel",
+        " 7. Verify the wheel with builder.verify",
+        f"      [not run] this host ({host}) cannot install a cp312-cp312-win32 wheel",
+        " 8. Collect the wheel",
         f"      copy {wheel} to {env['out']}/",
         "      check tags: cp312-cp312-win32",
-        " 8. Verify the wheel with builder.verify",
-        f"      [not run] this host ({host}) cannot install a cp312-cp312-win32 wheel",
         f"Output wheel: {wheel}",
     ]
     assert _plan(env, tf_version="2.16.1", platform="win32") == expected
@@ -182,10 +182,10 @@ def test_linux_plan_for_the_newest_version(env: dict[str, Path]) -> None:
         f"      $ bash {SCRIPT} linux_x86_64   (in {tree})",
         " 7. Repair to manylinux_2_28_x86_64 with auditwheel",
         f"      $ auditwheel repair --plat manylinux_2_28_x86_64 -w {work}/repaired {dist}/{built}",
-        " 8. Collect the wheel",
+        " 8. Verify the wheel with builder.verify",
+        " 9. Collect the wheel",
         f"      copy {wheel} to {env['out']}/",
         f"      check tags: {tag}-{tag}-manylinux_2_28_x86_64",
-        " 9. Verify the wheel with builder.verify",
         f"Output wheel: {wheel}",
     ]
 
