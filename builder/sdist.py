@@ -8,6 +8,7 @@ just to read the metadata (minutes), while fetching the file itself takes second
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -66,7 +67,31 @@ class Sdist:
 
 
 def index_url() -> str:
-    return (os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX).rstrip("/")
+    """The index URL without any ``user:password@`` part (safe to print)."""
+    return _index()[0]
+
+
+def _index() -> tuple[str, dict[str, str]]:
+    """The index URL without credentials, and the Basic authorization header they give: urllib
+    does not read credentials from a URL, and they must never appear in a message."""
+    raw = (os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX).rstrip("/")
+    parts = urllib.parse.urlsplit(raw)
+    if "@" not in parts.netloc:
+        return raw, {}
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    header = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), header
+
+
+def _request(url: str, accept: str | None = None) -> urllib.request.Request:
+    """A request for ``url``, carrying the index's credentials only to the index's own host."""
+    index, auth = _index()
+    headers = {"Accept": accept} if accept else {}
+    if auth and urllib.parse.urlsplit(url).netloc == urllib.parse.urlsplit(index).netloc:
+        headers.update(auth)
+    return urllib.request.Request(url, headers=headers)
 
 
 def fetch_sdist(
@@ -179,9 +204,8 @@ def _parse_version(text: str) -> Version:
 
 
 def _get(url: str, accept: str) -> tuple[bytes, str]:
-    request = urllib.request.Request(url, headers={"Accept": accept})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(_request(url, accept), timeout=TIMEOUT) as response:
             return response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
@@ -192,7 +216,8 @@ def _get(url: str, accept: str) -> tuple[bytes, str]:
 
 def _download(url: str, target: Path) -> None:
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, open(target, "wb") as out:
+        response = urllib.request.urlopen(_request(url), timeout=TIMEOUT)
+        with response, open(target, "wb") as out:
             shutil.copyfileobj(response, out, CHUNK)
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None

@@ -3,10 +3,12 @@ and the real numpy sdists from PyPI (network), whose option files the build reci
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.server
 import io
 import json
+import os
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from builder.sdist import (
     Sdist,
     fetch_sdist,
     find_sdist,
+    index_url,
     list_sdists,
     read_member,
     unpack_sdist,
@@ -51,6 +54,7 @@ class Index:
         self.meta: dict[str, dict[str, object]] = {}
         self.json = False
         self.requests: list[str] = []
+        self.auth: str | None = None  # "user:password" that requests must carry
 
     def add(self, filename: str, data: bytes, sha256: str | None = None, **meta: object) -> None:
         self.files[filename] = data
@@ -82,6 +86,10 @@ def index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Index]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests.append(self.path)
+            wanted = state.auth and "Basic " + base64.b64encode(state.auth.encode()).decode()
+            if wanted and self.headers.get("Authorization") != wanted:
+                self.send_error(401)
+                return
             if self.path == "/simple/demo-pkg/":
                 body, kind = state.page(self.headers.get("Accept", ""))
             elif self.path.startswith("/files/") and self.path[7:] in state.files:
@@ -154,6 +162,21 @@ def test_a_hash_mismatch_leaves_nothing_in_the_cache(index: Index, tmp_path: Pat
     with pytest.raises(DownloadError, match="does not match the index's 0000"):
         fetch_sdist("demo-pkg", "1.0")
     assert list((tmp_path / "cache" / "sdists").iterdir()) == []
+
+
+def test_credentials_in_the_index_url_authenticate_and_are_never_shown(
+    index: Index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_releases(index)
+    index.auth = "alice:s3cret pw"
+    url = os.environ["PIP_INDEX_URL"].replace("http://", "http://alice:s3cret%20pw@")
+    monkeypatch.setenv("PIP_INDEX_URL", url)
+    assert "s3cret" not in index_url() and "alice" not in index_url()
+    assert fetch_sdist("demo-pkg", "1.5").path.read_bytes() == index.files["demo_pkg-1.5.tar.gz"]
+    monkeypatch.setenv("PIP_INDEX_URL", url.replace("s3cret%20pw", "wrong-s3cret"))
+    with pytest.raises(DownloadError, match="HTTP 401") as info:
+        find_sdist("demo-pkg", "1.0")
+    assert "s3cret" not in str(info.value) and "alice" not in str(info.value)
 
 
 def test_unsafe_archives_are_refused(tmp_path: Path) -> None:
