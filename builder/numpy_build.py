@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import sys
 import sysconfig
 import tempfile
@@ -311,8 +312,8 @@ def work_root() -> Path:
     ``numpy/random/bit_generator``), so builds below ``~/.cache`` differed by cache location."""
     root = Path(tempfile.gettempdir()) / WORK_ROOT
     try:
-        root.mkdir(exist_ok=True)
-        if os.access(root, os.W_OK | os.X_OK):
+        root.mkdir(mode=0o700, exist_ok=True)
+        if _owned_directory(root):
             return root
     except OSError:
         pass
@@ -321,13 +322,23 @@ def work_root() -> Path:
     return fallback
 
 
+def _owned_directory(path: Path) -> bool:
+    """A real directory (no symlink) of this user: a shared temporary directory is not trusted."""
+    status = path.lstat()
+    owner_ok = not hasattr(os, "getuid") or status.st_uid == os.getuid()
+    return stat.S_ISDIR(status.st_mode) and owner_ok and os.access(path, os.W_OK | os.X_OK)
+
+
 @contextlib.contextmanager
 def _work_dir(key: str) -> Iterator[Path]:
     """A build directory whose path depends only on the inputs: compilers and Cython write
     source paths into the objects, so a random path would make every build's bytes differ."""
     path = work_root() / key[:16]
     shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise BuildError(f"cannot create the build directory {path}: {exc.strerror}") from None
     try:
         yield path
     finally:

@@ -246,6 +246,19 @@ def test_builds_run_in_the_same_place_whatever_the_cache(
     assert tmp_path not in roots[0].parents
 
 
+def test_a_planted_symlink_as_build_root_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone else's link in the shared temporary directory must not receive our build."""
+    shared, elsewhere = tmp_path / "tmp", tmp_path / "elsewhere"
+    shared.mkdir()
+    elsewhere.mkdir()
+    (shared / "tflite-edge-builder-numpy-build").symlink_to(elsewhere)
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(shared))
+    monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
+    assert work_root() == tmp_path / "cache" / "numpy-builds" / "work"
+
+
 def test_build_noise_in_numpy_config_is_made_fixed() -> None:
     """The two lines in which two real builds of the same inputs differed (1.26.4, measured)."""
     first = '"name": "dep139706427439248",\n"path": r"/tmp/build-env-t1lpi_k9/bin/python",\n'
