@@ -215,6 +215,9 @@ def build_stack(options: StackOptions) -> StackResult:
         numpy_version = options.numpy or runtime_slim.environment.get(NUMPY)
         if numpy_version is None:
             raise VerificationError(f"{runtime} did not install numpy: cannot pick its release")
+        if options.numpy is None:  # the release is known only now: check it can be built
+            source, why = numpy_source(options.numpy_source, numpy_version)
+            info(f"    numpy {numpy_version}: {why}")
         numpy_slim, origin, numpy_stock = _slim_numpy(runtime, numpy_version, source, slim_options)
         result.slims[NUMPY] = numpy_slim
         others = _other_dependencies(runtime_slim, wheels_dir)
