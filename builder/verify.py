@@ -44,6 +44,9 @@ from .smoke import (
 from .tflite_model import ModelFormatError, read_model_info
 from .wheelfile import Wheel
 
+# How pip says that the index has no such release.
+NOT_ON_INDEX = ("No matching distribution found", "Could not find a version that satisfies")
+
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -233,7 +236,9 @@ class _ReferenceStack:
             try:
                 env.install(self.requirements)
             except EnvironmentSetupError as exc:
-                if self.fallback == self.requirements:
+                # Only a release the index does not have falls back; a network or build failure
+                # must not turn the candidate into its own judge.
+                if self.fallback == self.requirements or not _not_on_index(exc):
                     raise
                 note = f"the stock releases are not installable ({exc}); the given wheels"
                 note += " serve as their own reference"
@@ -247,6 +252,10 @@ class _ReferenceStack:
 
     def _short(self) -> list[str]:
         return [Path(r).name if "/" in r else r for r in self.requirements]
+
+
+def _not_on_index(exc: EnvironmentSetupError) -> bool:
+    return any(why in str(exc) for why in NOT_ON_INDEX)
 
 
 def _precheck(

@@ -29,7 +29,13 @@ from builder.pypi import download_wheel, find_cached_wheel
 from builder.runner import run
 from builder.runtimes import resolve_runtime
 from builder.tflite_model import read_model_info
-from builder.verify import check_host_can_run, conflicts, reference_requirements, runtime_for
+from builder.verify import (
+    _ReferenceStack,
+    check_host_can_run,
+    conflicts,
+    reference_requirements,
+    runtime_for,
+)
 from builder.wheelfile import Wheel
 
 NUMPY2 = "numpy==2.2.6"  # the newest 2.x with cp39-cp313 wheels at once
@@ -128,6 +134,21 @@ def test_installed_names_are_normalised(tmp_path: Path) -> None:
     env = create_environment(tmp_path / "env")
     env.install([str(wheel)], no_index=True)
     assert env.installed() == {"typing-extensions-x": "1.0"}
+
+
+@pytest.mark.network
+def test_reference_falls_back_to_the_given_wheels_only_for_a_release_the_index_lacks(
+    tmp_path: Path,
+) -> None:
+    wheel = str(build_wheel(tmp_path / "in", "tflite_edge_absent_demo", "1.0"))
+    absent = _ReferenceStack(tmp_path / "a", ["tflite-edge-absent-demo===1.0"], [wheel])
+    assert absent.python.is_file()
+    assert absent.requirements == [wheel] and "own reference" in absent.notes[0]
+    broken = _ReferenceStack(
+        tmp_path / "b", [str(tmp_path / "missing-1.0-py3-none-any.whl")], [wheel]
+    )
+    with pytest.raises(EnvironmentSetupError):
+        broken.python  # noqa: B018 - the property creates the environment
 
 
 def test_environment_install_failure_is_one_line(tmp_path: Path) -> None:
