@@ -274,7 +274,7 @@ def _relative_patch(path: Path) -> str:
 def _source_step(plan: Plan) -> Step:
     archive = plan.version.source
     if plan.request.source is not None:
-        details = [f"use --source {plan.tree} as is (not downloaded, no hash check)"]
+        details = [f"use --source {plan.tree} (not downloaded, no hash check; patched in place)"]
         return Step(0, "source", f"Use the TensorFlow {archive.version} tree", details=details)
     pin = sources.pin_for(archive, sources.lock_path())
     download_to = cache_dir(RECIPE, "downloads", create=False) / archive.filename

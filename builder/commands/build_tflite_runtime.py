@@ -33,7 +33,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--python", default=default_python(), metavar="X.Y", help="target CPython (default: this)"
     )
-    parser.add_argument("--source", type=Path, metavar="DIR", help="use this TensorFlow tree")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="use this TensorFlow tree; the patches are applied to it in place "
+        "(a tree that already carries them is left as it is)",
+    )
     parser.add_argument(
         "--deps-dir",
         type=Path,
