@@ -116,10 +116,10 @@ def test_report(slimmed: SlimRun, stock_numpy: Path) -> None:
     assert installed["after"] == Wheel.open(wheel).installed_size() < installed["before"]
     assert installed["before"] == Wheel.open(stock_numpy).installed_size()
     removed = report["removed_units"]
-    assert "numpy/random/" in removed or "(recipe drop list)" in removed
-    assert all(u["bytes"] >= 0 and u["members"] >= 1 for u in removed.values())
+    # random/ goes as one unit once the recipe's edits make it lazy; tests/ etc. by the drop list
+    assert "numpy/random/" in removed and "(recipe drop list)" in removed
+    assert all(u["bytes"] > 0 and u["members"] >= 1 for u in removed.values())
     oracle = report["oracle"]
-    assert oracle["runs"] >= 0 and oracle["cache_hits"] >= 0
     assert oracle["runs"] + oracle["cache_hits"] >= 1
     assert oracle["runs"] == len(oracle["log"])
     assert report["seconds"] > 0
