@@ -51,7 +51,7 @@ from .numpy_recipe import (
 from .runner import run
 from .runtimes import host_platform, resolve_runtime
 from .sdist import Sdist, fetch_sdist, read_member, unpack_sdist
-from .strip import is_elf
+from .strip import is_elf, strip_elf
 from .wheelfile import Wheel
 
 PROJECT = "numpy"
@@ -391,18 +391,12 @@ def _strip(wheel: Wheel, plan: BuildPlan) -> dict[str, tuple[int, int]]:
     if shutil.which(command[0]) is None:
         raise BuildError(f"`{command[0]}` is not on PATH: cannot strip the numpy build")
     sizes: dict[str, tuple[int, int]] = {}
-    with tempfile.TemporaryDirectory(prefix="tflite-edge-strip-") as tmp:
-        source, target = Path(tmp, "in.so"), Path(tmp, "out.so")
-        for name in wheel.names():
-            data = wheel.read(name)
-            if not is_elf(data):
-                continue
-            source.write_bytes(data)
-            run([*command, "-o", target, source], echo=False, log=False)
-            smaller = target.read_bytes()
-            if len(smaller) < len(data):
-                wheel.replace(name, smaller)
-                sizes[name] = (len(data), len(smaller))
+    for name in wheel.names():
+        data = wheel.read(name)
+        smaller = strip_elf(data, command[0], command[1:]) if is_elf(data) else None
+        if smaller is not None:
+            wheel.replace(name, smaller)
+            sizes[name] = (len(data), len(smaller))
     before, after = sum(s[0] for s in sizes.values()), sum(s[1] for s in sizes.values())
     info(f"    stripped {len(sizes)} ELF files: {before:,} -> {after:,} B")
     return sizes

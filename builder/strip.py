@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import CommandError
@@ -27,13 +28,15 @@ def strip_tool() -> str | None:
     return shutil.which("strip")
 
 
-def strip_elf(data: bytes, tool: str) -> bytes | None:
-    """``data`` stripped of unneeded symbols, or None if strip failed or saved nothing."""
+def strip_elf(
+    data: bytes, tool: str, options: Sequence[str] = ("--strip-unneeded",)
+) -> bytes | None:
+    """``data`` stripped (``tool OPTIONS -o OUT IN``), or None if strip failed or saved nothing."""
     with tempfile.TemporaryDirectory(prefix="tflite-edge-strip-") as tmp:
         source, target = Path(tmp, "in.so"), Path(tmp, "out.so")
         source.write_bytes(data)
         try:
-            run([tool, "--strip-unneeded", "-o", target, source], echo=False, log=False)
+            run([tool, *options, "-o", target, source], echo=False, log=False)
         except CommandError:
             return None
         stripped = target.read_bytes()
