@@ -29,7 +29,10 @@ def test_a_conflicting_stack_is_refused_before_anything_is_downloaded(
     started = time.monotonic()
     proc = run_cli("stack", "--runtime", "tflite-runtime", "--numpy", "2.1.0", "--out", out)
     line = assert_one_line_error(proc)
-    assert "numpy 2.1.0 conflicts with tflite-runtime==2.14.0, which needs numpy<2" in line
+    if resolve_runtime("tflite-runtime").recipe.available_here():
+        assert "numpy 2.1.0 conflicts with tflite-runtime==2.14.0, which needs numpy<2" in line
+    else:  # CPython >= 3.12: no tflite-runtime wheels at all, which is refused first
+        assert "tflite-runtime has no wheels for CPython" in line
     assert "downloading" not in proc.stderr and not out.exists()
     assert time.monotonic() - started < 30
 
