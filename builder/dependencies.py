@@ -120,6 +120,12 @@ def _module_name(top: str) -> str:
     return top.split(".", 1)[0] if top.endswith((".py", ".so", ".pyd")) else top
 
 
+def applies_here(requirement: Requirement) -> bool:
+    """Whether a ``Requires-Dist`` entry applies to a plain install on this interpreter (no
+    extras); one that does not is neither pruned, pinned nor installed."""
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+
+
 def plan_dependencies(
     requires: Iterable[str],
     imported: frozenset[str],
@@ -138,7 +144,7 @@ def plan_dependencies(
     for text in requires:
         req = _requirement(text, package)
         name = canonicalize_name(req.name)
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        if not applies_here(req):
             after.append(text)
             continue
         if name in imported:

@@ -32,6 +32,7 @@ from packaging.version import Version
 
 from .cache import atomic_write_text, sha256_file
 from .console import info, step, warn
+from .dependencies import applies_here
 from .errors import CommandError, PublishError
 from .runner import run
 from .wheelfile import Wheel
@@ -587,7 +588,7 @@ def _warn_unpinned_dependencies(candidates: Sequence[Candidate], pinned: set[str
                 requirement = Requirement(text)
             except InvalidRequirement:
                 continue
-            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            if not applies_here(requirement):
                 continue
             if canonicalize_name(requirement.name) not in pinned:
                 missing.add(canonicalize_name(requirement.name))

@@ -27,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 from .arrays import RawArray
 from .cache import atomic_copy_all, atomic_write_text, scratch_dir, sha256_file
 from .console import info, step
-from .dependencies import pip_check
+from .dependencies import applies_here, pip_check
 from .environments import PIP_ENV, Environment, create_environment
 from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
 from .numpy_build import build_numpy, choose_source
@@ -165,7 +165,7 @@ def check_declared(runtime_wheel: Wheel, numpy_version: str | None) -> None:
         return
     for text in runtime_wheel.requires_dist():
         requirement = Requirement(text)
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+        if not applies_here(requirement):
             continue
         named = canonicalize_name(requirement.name) == NUMPY
         if named and Version(numpy_version) not in requirement.specifier:
@@ -259,9 +259,7 @@ def _other_dependencies(runtime_slim: SlimResult, wheels_dir: Path) -> list[Path
     for text in runtime_slim.dependencies.after:
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
-        if name == NUMPY or (
-            requirement.marker is not None and not requirement.marker.evaluate({"extra": ""})
-        ):
+        if name == NUMPY or not applies_here(requirement):
             continue
         version = runtime_slim.environment.get(name)
         spec = f"{name}=={version}" if version else text
