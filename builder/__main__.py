@@ -12,6 +12,7 @@ from . import __version__
 from .commands import COMMANDS
 from .console import console
 from .errors import BuilderError
+from .runner import set_verbose
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, slim, verify and publish small TensorFlow Lite inference stacks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream the output of compilers, CMake and meson (otherwise it goes to a log file)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         sub = subparsers.add_parser(
@@ -32,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    set_verbose(args.verbose)
     try:
         return int(args.execute(args))
     except BuilderError as exc:

@@ -1,18 +1,27 @@
-"""The one way this project starts subprocesses: logged, streamed, failing with a typed error."""
+"""The one way this project starts subprocesses: logged, streamed, failing with a typed error.
+
+Short commands stream their output to the console (``echo``). Long tool runs (compilers, CMake,
+meson, auditwheel) pass ``log_file``: their output goes to that file, the terminal shows one
+progress line (a heartbeat line per minute where stderr is not a terminal), and a failure is
+reported with the first error line of the output and the log's path instead of the last
+screens of make output. ``set_verbose(True)`` (the CLI's ``-v``) streams everything as well.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
 import threading
+import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import IO, Union
 
 from .console import console
 from .errors import CommandError
@@ -22,6 +31,20 @@ TAIL_LINES = 40
 # Commands running now, so that Ctrl-C can end those started by worker threads too.
 _RUNNING: set[subprocess.Popen[str]] = set()
 _LOCK = threading.Lock()
+HEARTBEAT_SECONDS = 60.0
+_VERBOSE = False
+# The first line that names an error: compilers (gcc/clang ": error:", MSVC ": error C2065:"),
+# CMake, pip/meson ("ERROR:"), Python exceptions. make's "*** [...] Error 1" only as a last resort.
+_ERROR_LINE = re.compile(
+    r":\s*(fatal )?error( [A-Z]+\d+)?:|^CMake Error|^(ERROR|error):|^\w+(Error|Exception): "
+)
+_MAKE_ERROR = re.compile(r"\*\*\* .*Error \d+|^FAILED: ")
+
+
+def set_verbose(verbose: bool) -> None:
+    """Stream the output of logged commands to the console too (the CLI's ``-v``)."""
+    global _VERBOSE
+    _VERBOSE = verbose
 
 
 @dataclass(frozen=True)
@@ -48,15 +71,19 @@ def run(
     log: bool = True,
     check: bool = True,
     stdin_data: str | None = None,
+    log_file: Path | None = None,
+    progress: str | None = None,
 ) -> Result:
     """Run ``cmd``, streaming its combined output to the console when ``echo`` is set.
 
     ``env`` is merged over ``os.environ``. Raises CommandError if the command cannot start,
-    times out, or (with ``check``) exits non-zero; the message carries the last output line.
+    times out, or (with ``check``) exits non-zero; the message carries the last output line,
+    or, with ``log_file`` (output appended there, not echoed), the first error line and the
+    log's path. ``progress`` labels the progress line of a logged command.
     """
     args = [os.fspath(part) for part in cmd]
+    where = f" (in {cwd})" if cwd else ""
     if log:
-        where = f" (in {cwd})" if cwd else ""
         console.print(f"[dim]$ {format_command(args)}{where}[/dim]")
     full_env = {**os.environ, **env} if env is not None else None
     try:
@@ -75,20 +102,84 @@ def run(
         raise CommandError(f"cannot run {args[0]}: {exc.strerror or exc}") from None
     with _LOCK:
         _RUNNING.add(proc)
+    label = progress or Path(args[0]).name
     try:
-        output = _collect(proc, echo, stdin_data, timeout, args)
+        with _sink(log_file, echo, label, f"$ {format_command(args)}{where}") as sink:
+            output = _collect(proc, sink, stdin_data, timeout, args)
     finally:
         with _LOCK:
             _RUNNING.discard(proc)
     result = Result(proc.returncode, output)
     if check and proc.returncode != 0:
-        raise CommandError(_failure_message(args, result), proc.returncode, output)
+        raise CommandError(_failure_message(args, result, log_file), proc.returncode, output)
     return result
+
+
+class _Sink:
+    """Where a command's output lines go: the console, a log file, a progress line."""
+
+    def __init__(self, echo: bool, log: IO[str] | None, label: str) -> None:
+        self.echo = echo or _VERBOSE
+        self.log = log
+        self.label = label
+        self.started = time.monotonic()
+        self.last_beat = self.started
+        self.status = console.status(label) if log is not None and console.is_terminal else None
+
+    def line(self, line: str) -> None:
+        if self.log is not None:
+            self.log.write(line)
+        if self.echo:
+            console.out(line.rstrip("\n"), style="dim", highlight=False)
+        elif self.log is not None:
+            self._progress(line.strip())
+
+    def _progress(self, last: str) -> None:
+        now = time.monotonic()
+        text = f"{self.label} · {_minutes(now - self.started)} · {last[:100]}"
+        if self.status is not None:
+            self.status.update(text)
+        elif now - self.last_beat >= HEARTBEAT_SECONDS:
+            self.last_beat = now
+            console.print(text, markup=False, highlight=False)
+
+
+@contextlib.contextmanager
+def _sink(log_file: Path | None, echo: bool, label: str, header: str) -> Iterator[_Sink]:
+    if log_file is None:
+        yield _Sink(echo, None, label)
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "a", encoding="utf-8", errors="replace") as log:
+        log.write(f"{header}\n")
+        sink = _Sink(False, log, label)
+        if sink.status is None:
+            yield sink
+            return
+        with sink.status:
+            yield sink
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def first_error(output: str) -> str | None:
+    """The first line of ``output`` that names an error (with CMake's message line after it)."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if _ERROR_LINE.search(line.strip()):
+            text = line.strip()
+            if text.startswith("CMake Error"):
+                following = next((x.strip() for x in lines[index + 1 :] if x.strip()), "")
+                text = f"{text} {following}".strip()
+            return text
+    return next((line.strip() for line in lines if _MAKE_ERROR.search(line)), None)
 
 
 def _collect(
     proc: subprocess.Popen[str],
-    echo: bool,
+    sink: _Sink,
     stdin_data: str | None,
     timeout: float | None,
     args: list[str],
@@ -101,8 +192,7 @@ def _collect(
         for line in proc.stdout:
             lines.append(line)
             tail.append(line)
-            if echo:
-                console.out(line.rstrip("\n"), style="dim", highlight=False)
+            sink.line(line)
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -151,11 +241,14 @@ def signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _failure_message(args: list[str], result: Result) -> str:
+def _failure_message(args: list[str], result: Result, log_file: Path | None = None) -> str:
     name = " ".join(Path(args[0]).name if i == 0 else a for i, a in enumerate(args[:3]))
     if result.returncode < 0:
         how = f"was killed by {signal_name(-result.returncode)}"
     else:
         how = f"failed with exit code {result.returncode}"
+    if log_file is not None:
+        error = first_error(result.output) or result.tail()
+        return f"`{name}` {how}: {error.strip()} (full log: {log_file})"
     last = result.tail()
     return f"`{name}` {how}" + (f": {last.strip()}" if last else "")

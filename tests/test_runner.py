@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import CommandError
-from builder.runner import format_command, run
+from builder.runner import first_error, format_command, run, set_verbose
 
 PY = sys.executable
 
@@ -90,3 +90,69 @@ def test_timeout_kills_the_process_group_and_keeps_the_last_line(tmp_path: Path)
 
 def test_format_command_quotes() -> None:
     assert format_command(["echo", "a b", Path("/x")]) == "echo 'a b' /x"
+
+
+# -- logged commands: output to a file, the first error on failure --------------------------------
+
+COMPILER_LIKE = """
+import sys
+print("[ 10%] Building CXX object a.o")
+print("c++ -Werror=unused-parameter -o a.o -c a.cc")
+print("a.cc:3:5: error: 'x' was not declared in this scope", file=sys.stderr)
+print("b.cc:9:1: error: later error")
+print("make[2]: *** [CMakeFiles/a.dir/a.cc.o] Error 1")
+sys.exit(2)
+"""
+
+
+def test_logged_output_goes_to_the_file_not_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    log = tmp_path / "logs" / "build.log"
+    chatter = [PY, "-c", "print('compiler', 'chatter')"]
+    run(chatter, log_file=log, progress="building")
+    run([PY, "-c", "print('second', 'command')"], log_file=log)
+    text = log.read_text()
+    assert "compiler chatter" in text and "second command" in text  # appended, in order
+    assert text.index("compiler chatter") < text.index("second command")
+    assert text.startswith(f"$ {format_command(chatter)}\n")
+    assert "compiler chatter" not in capsys.readouterr().err
+
+
+def test_a_logged_failure_names_the_first_error_and_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    with pytest.raises(CommandError) as caught:
+        run([PY, "-c", COMPILER_LIKE], log_file=log)
+    message = str(caught.value)
+    assert message.endswith(f"failed with exit code 2: a.cc:3:5: error: 'x' was not declared in"
+                            f" this scope (full log: {log})")  # fmt: skip
+    assert "Error 1" in log.read_text()
+
+
+def test_verbose_streams_logged_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    set_verbose(True)
+    try:
+        run([PY, "-c", "print('streamed line')"], log_file=tmp_path / "build.log")
+    finally:
+        set_verbose(False)
+    assert "streamed line" in capsys.readouterr().err
+    assert "streamed line" in (tmp_path / "build.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("output", "first"),
+    [
+        ("ok\nCMake Error at CMakeLists.txt:9 (add_subdirectory):\n\n  not a directory\n",
+         "CMake Error at CMakeLists.txt:9 (add_subdirectory): not a directory"),
+        ("x.cc(12): error C2065: 'y': undeclared identifier\n",
+         "x.cc(12): error C2065: 'y': undeclared identifier"),
+        ("Traceback (most recent call last):\n  ...\nModuleNotFoundError: No module named 'np'\n",
+         "ModuleNotFoundError: No module named 'np'"),
+        ("ERROR: Could not find a version that satisfies the requirement numpy==9\n",
+         "ERROR: Could not find a version that satisfies the requirement numpy==9"),
+        ("cc -Werror=format -c a.c\nmake: *** [all] Error 2\n", "make: *** [all] Error 2"),
+        ("warnings only\n", None),
+    ],
+)  # fmt: skip
+def test_first_error(output: str, first: str | None) -> None:
+    assert first_error(output) == first
