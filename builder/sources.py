@@ -1,13 +1,16 @@
 """TensorFlow source archives: download once into the cache, verify by sha256, extract safely.
 
-A hash pinned in the recipe wins. Without one, the hash of the first download is recorded in
-``recipes/tflite-runtime.lock`` and every later download must match it. That first download is
-trust-on-first-use, so it happens only with an explicit ``allow_unpinned``.
+A hash pinned in the recipe wins. Without one, the hash of the first download is recorded in a
+lock file (``$XDG_CONFIG_HOME/tflite-edge-builder/tflite-runtime.lock``, i.e. under
+``~/.config``, or ``--lock-file``: never inside the installed package) and every later download
+must match it. That first download is trust-on-first-use, so it happens only with an explicit
+``allow_unpinned``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import urllib.error
@@ -18,10 +21,9 @@ from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from .cache import atomic_path, atomic_write_text, cache_dir, sha256_file
+from .cache import APP, atomic_path, atomic_write_text, cache_dir, sha256_file
 from .console import console, info, warn
 from .errors import DownloadError, RecipeError
-from .recipes import recipes_dir
 
 LOCK_NAME = "tflite-runtime.lock"
 CHUNK = 1 << 20
@@ -48,7 +50,9 @@ class Pin:
 
 
 def lock_path() -> Path:
-    return recipes_dir() / LOCK_NAME
+    """The user's lock file: trust decisions belong to the user, not to the installed package."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / APP / LOCK_NAME
 
 
 def load_lock(path: Path) -> dict[str, Any]:

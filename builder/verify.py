@@ -9,14 +9,13 @@ example ``numpy<2`` for tflite-runtime 2.14).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
-from packaging.tags import sys_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -25,6 +24,8 @@ from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
 from .errors import EnvironmentSetupError, UnsupportedPlatformError
+from .interpreters import find as find_python
+from .interpreters import running_version
 from .pypi import release_pin
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .smoke import (
@@ -75,14 +76,22 @@ class VerifyResult:
         }
 
 
-def check_host_can_run(wheel: Wheel) -> None:
-    """Refuse wheels this interpreter cannot install: they cannot be verified here."""
-    supported = set(sys_tags())
-    if not wheel.tags & supported:
+def supported_tags(python: str | None = None) -> set[Tag]:
+    """The tags CPython ``python`` (X.Y; default: this interpreter) installs on this host."""
+    if python is None or python == running_version():
+        return set(sys_tags())
+    version = tuple(int(part) for part in python.split("."))
+    return {*cpython_tags(version), *compatible_tags(version, f"cp{python.replace('.', '')}")}
+
+
+def check_host_can_run(wheel: Wheel, python: str | None = None) -> None:
+    """Refuse wheels this interpreter (or CPython ``python``) cannot install: they cannot be
+    verified here."""
+    if not wheel.tags & supported_tags(python):
         tags = ", ".join(sorted(str(t) for t in wheel.tags))
         raise UnsupportedPlatformError(
             f"{wheel.filename} is for {tags}; this host is {host_platform()} with CPython "
-            f"{sys.version_info[0]}.{sys.version_info[1]}, so it cannot be verified here"
+            f"{python or running_version()}, so it cannot be verified here"
         )
 
 
@@ -157,24 +166,33 @@ def verify_wheels(
     reference_wheels: Sequence[Path] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     baseline: dict[str, tuple[tuple[RawArray, ...], ...]] | None = None,
+    python: str | None = None,
+    extra: Sequence[str] = (),
 ) -> VerifyResult:
-    """Verify ``wheel_paths`` with the smoke models (or the user's ``models``)."""
+    """Verify ``wheel_paths`` with the smoke models (or the user's ``models``).
+
+    ``python``: the CPython (X.Y) to verify under, default this one; ``extra``: requirements
+    installed beside the wheels in both stacks (``numpy<2`` to verify under numpy 1.x)."""
     started = time.monotonic()
     wheels = [Wheel.open(Path(p)) for p in wheel_paths]
     for wheel in wheels:
-        check_host_can_run(wheel)
+        check_host_can_run(wheel, python)
+    interpreter = None if python in (None, running_version()) else find_python(python)
     chosen, runtime_wheel = runtime_for(wheels, runtime)
     suite = load_models(models)
     step(f"verifying {', '.join(w.filename for w in wheels)} with {chosen}")
     precheck = {m.name: r for m in suite if (r := _precheck(m, chosen, runtime_wheel)) is not None}
     runnable = [m for m in suite if m.name not in precheck]
     with scratch_dir("verify") as tmp:
-        stock = reference_requirements(chosen, wheels, reference_wheels)
-        local = reference_requirements(chosen, wheels, reference_wheels, from_index=False)
-        reference = _ReferenceStack(tmp / "reference", stock, local)
+        stock = [*reference_requirements(chosen, wheels, reference_wheels), *extra]
+        local = [
+            *reference_requirements(chosen, wheels, reference_wheels, from_index=False),
+            *extra,
+        ]
+        reference = _ReferenceStack(tmp / "reference", stock, local, interpreter)
         expected, inputs, unusable = _expectations(runnable, reference, chosen, timeout)
-        candidate = create_environment(tmp / "candidate")
-        requirements = [str(w.path) for w in wheels]
+        candidate = create_environment(tmp / "candidate", interpreter)
+        requirements = [str(w.path) for w in wheels] + list(extra)
         if runtime_wheel is None:
             requirements.append(release_pin(chosen.requirement))
         # The runtime's known constraints (numpy<2 for tflite-runtime 2.14), whatever its
@@ -217,10 +235,17 @@ def _constraints_on_others(runtime: Runtime, given: set[str]) -> list[str]:
 class _ReferenceStack:
     """The unmodified stack, created on first use only (most verifications never need it)."""
 
-    def __init__(self, root: Path, requirements: list[str], fallback: list[str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        requirements: list[str],
+        fallback: list[str],
+        interpreter: list[str] | None = None,
+    ) -> None:
         self.root = root
         self.requirements = requirements
         self.fallback = fallback
+        self.interpreter = interpreter
         self.notes: tuple[str, ...] = ()
         self._env: Environment | None = None
 
@@ -232,7 +257,7 @@ class _ReferenceStack:
     def python(self) -> Path:
         if self._env is None:
             step("creating the reference (unmodified) stack: " + " ".join(self._short()))
-            env = create_environment(self.root)
+            env = create_environment(self.root, self.interpreter)
             try:
                 env.install(self.requirements)
             except EnvironmentSetupError as exc:
@@ -245,7 +270,7 @@ class _ReferenceStack:
                 warn(note)
                 self.notes += (note,)
                 self.requirements = self.fallback
-                env = create_environment(self.root)
+                env = create_environment(self.root, self.interpreter)
                 env.install(self.requirements)
             self._env = env
         return self._env.python

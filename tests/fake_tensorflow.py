@@ -9,6 +9,8 @@ end-to-end test runs the patched script for real.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 SCRIPT = "tensorflow/lite/tools/pip_package/build_pip_package_with_cmake.sh"
@@ -31,8 +33,10 @@ _VERSION_LINES = {
         "-DTF_PATCH_VERSION=${TF_PATCH} -DTF_VERSION_SUFFIX=''\"\n"
     ),
 }
+_VERSION_LINES["2.21.0"] = _VERSION_LINES["2.20.0"]
 _JOBS_LINE = {"2.16.1": "", "2.20.0": 'BUILD_NUM_JOBS="${BUILD_NUM_JOBS:-4}"\n'}
-_CXX_FLAGS = {"2.16.1": "", "2.20.0": "${TF_CXX_FLAGS} "}
+_JOBS_LINE["2.21.0"] = _JOBS_LINE["2.20.0"]
+_CXX_FLAGS = {"2.16.1": "", "2.20.0": "${TF_CXX_FLAGS} ", "2.21.0": "${TF_CXX_FLAGS} "}
 
 _SCRIPT = """\
 #!/usr/bin/env bash
@@ -147,7 +151,12 @@ if(NOT CMAKE_BUILD_TYPE)
 endif()
 project(tensorflow-lite C CXX)
 set(CMAKE_CXX_STANDARD 17)
-get_filename_component(TENSORFLOW_SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
+# As upstream (2.18 and later): without TENSORFLOW_SOURCE_DIR, TensorFlow itself is cloned into
+# the build directory (offline: an error; online: another release's sources).
+set(TENSORFLOW_SOURCE_DIR "" CACHE PATH "Directory that contains the TensorFlow project")
+if(NOT TENSORFLOW_SOURCE_DIR)
+  message(FATAL_ERROR "fixture: would clone TensorFlow v2.19.0 into tensorflow-src")
+endif()
 set(TFLITE_SOURCE_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 # Stands in for the flatc host tool that the script builds first.
@@ -186,7 +195,7 @@ setup(
     packages=find_packages(),
     package_data={"": ["*.so", "*.pyd"]},
     has_ext_modules=lambda: True,
-    install_requires=["numpy >= 1.19.2"],
+    install_requires=["numpy >= 1.23.2"],
 )
 """
 
@@ -222,3 +231,52 @@ def make_tree(root: Path, version: str) -> Path:
         path.write_text(text, encoding="utf-8")
     (root / SCRIPT).chmod(0o755)
     return root
+
+
+def git(directory: Path, *args: str) -> str:
+    """Run git in ``directory`` with a fixed identity and no user configuration."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    identity = ["-c", "user.name=fixture", "-c", "user.email=fixture@example.invalid"]
+    done = subprocess.run(
+        ["git", *identity, "-C", str(directory), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return done.stdout.strip()
+
+
+def commit_all(directory: Path, tag: str | None = None) -> str:
+    """Make ``directory`` a git checkout of its files (one commit, optionally tagged)."""
+    if not (directory / ".git").exists():
+        git(directory, "init", "-q", "-b", "main")
+    git(directory, "add", "-A")
+    git(directory, "commit", "-q", "--no-gpg-sign", "--allow-empty", "-m", "fixture")
+    if tag:
+        git(directory, "tag", tag)
+    return git(directory, "rev-parse", "HEAD")
+
+
+def make_deps(deps: Path, tree: Path, fetchcontent: list[str], source_dirs: list[str]) -> dict:
+    """One git checkout per dependency under ``deps``, each pinned by the tree's CMake files the
+    way upstream pins them: ``GIT_TAG <commit>`` in tools/cmake/modules/<name>.cmake, or an
+    archive URL of the commit in lite/cmake/Download<Name>.cmake. Returns name -> commit."""
+    commits = {}
+    for name in [*fetchcontent, *source_dirs]:
+        folder = deps / name
+        folder.mkdir(parents=True)
+        (folder / "README").write_text(f"fixture dependency {name}\n")
+        commits[name] = commit_all(folder)
+    for name in fetchcontent:
+        module = tree / "tensorflow/lite/tools/cmake/modules" / f"{name}.cmake"
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.write_text(
+            f"OverridableFetchContent_Declare(\n  {name}\n  GIT_TAG {commits[name]}\n)\n"
+        )
+    for name in source_dirs:
+        download = tree / "tensorflow/lite/cmake" / f"Download{name.upper()}.cmake"
+        download.parent.mkdir(parents=True, exist_ok=True)
+        url = f"https://github.com/example/{name}/archive/{commits[name]}.zip"
+        download.write_text(f"ExternalProject_Add({name}\n  URL {url}\n)\n")
+    return commits

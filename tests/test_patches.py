@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fake_tensorflow import CMAKELISTS, SCRIPT, make_tree
 
-from builder.patches import ALREADY_APPLIED, APPLIED, PatchError, apply_patches, parse_patch
-from builder.tflite_build import load_tflite_recipe, patches_root
+from builder.tflite.patches import ALREADY_APPLIED, APPLIED, PatchError, apply_patches, parse_patch
+from builder.tflite.recipe import load_tflite_recipe, patches_root
 
 RECIPE = load_tflite_recipe()
 VERSIONS = sorted(RECIPE.versions)

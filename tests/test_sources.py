@@ -20,7 +20,9 @@ from builder import sources
 from builder.__main__ import main
 from builder.errors import DownloadError
 from builder.recipes import project_root
-from builder.tflite_build import BuildRequest, load_tflite_recipe, make_plan, render_plan
+from builder.tflite.model import BuildRequest
+from builder.tflite.plan import make_plan, render_plan
+from builder.tflite.recipe import load_tflite_recipe
 
 VERSION = "2.16.1"
 
@@ -50,6 +52,7 @@ def _use_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, sha: 
     (recipes / "tflite-runtime.toml").write_text(f'{head}[versions."{VERSION}"]\n{entry}\n[{tail}')
     monkeypatch.setenv("TFLITE_EDGE_BUILDER_RECIPES", str(recipes))
     monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return recipes
 
 
@@ -75,12 +78,32 @@ def test_unpinned_source_is_refused_without_the_flag(
     err = capsys.readouterr().err
     assert "refusing an unverified download" in err and "--allow-unpinned" in err
     assert "Traceback" not in err
+    lock = tmp_path / "config" / "tflite-edge-builder" / "tflite-runtime.lock"
+    assert not lock.exists() and not lock.parent.exists()
     assert not (recipes / "tflite-runtime.lock").exists()
     assert not (tmp_path / "cache" / "tflite-runtime" / "downloads").exists()
     plan = render_plan(make_plan(BuildRequest(VERSION, "linux_x86_64", "3.12", tmp_path / "out")))
     assert (
-        "      sha256: not pinned: no sha256 in the recipe, no entry in tflite-runtime.lock" in plan
+        "      sha256: - (not pinned: no sha256 in the recipe, no entry in tflite-runtime.lock)"
+        in plan
     )
+    assert (
+        f"      needs --allow-unpinned: the first download's sha256 is then recorded in {lock} "
+        "and checked on every later download" in plan
+    )
+
+
+def test_allow_unpinned_records_in_the_lock_file_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, archive: Path
+) -> None:
+    _use_recipe(tmp_path, monkeypatch, archive.as_uri(), None)
+    lock = tmp_path / "elsewhere" / "my.lock"
+    argv = ["build", "tflite-runtime", "--tf-version", VERSION, "--platform", "linux_x86_64"]
+    argv += ["--allow-unpinned", "--lock-file", str(lock), "--deps-dir", str(tmp_path)]
+    assert main(argv) == 2  # stops at the dependency check, after the download
+    recorded = json.loads(lock.read_text())["sources"][archive.as_uri()]
+    assert recorded == {"version": VERSION, "sha256": _sha(archive)}
+    assert not (tmp_path / "config").exists()
 
 
 def test_first_download_is_recorded_and_every_later_one_checked(
@@ -119,7 +142,7 @@ def test_a_recipe_pin_is_checked_and_no_lock_is_written(
     assert not (recipes / "tflite-runtime.lock").exists()
 
 
-def test_downloaded_tree_is_extracted_and_patched_before_the_checks(
+def test_downloaded_tree_is_extracted_and_checked_before_it_is_patched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, archive: Path, capsys: pytest.CaptureFixture
 ) -> None:
     _use_recipe(tmp_path, monkeypatch, archive.as_uri(), _sha(archive))
@@ -131,9 +154,28 @@ def test_downloaded_tree_is_extracted_and_patched_before_the_checks(
     assert "--deps-dir lacks" in capsys.readouterr().err
     data = json.loads(report.read_text())
     statuses = [(s["key"], s["status"]) for s in data["steps"]][:3]
-    assert statuses == [("source", "executed"), ("patch", "executed"), ("check", "failed")]
+    assert statuses == [("source", "executed"), ("check", "failed"), ("patch", "not run")]
     script = (Path(data["tree"]) / SCRIPT).read_text()
-    assert "${TFLITE_GIT_VERSION:?" in script and "git -C" not in script
+    assert "${TFLITE_GIT_VERSION:?" not in script and "git -C" in script  # not patched yet
+
+
+def test_a_release_archive_given_as_source_is_checked_by_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, archive: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _use_recipe(
+        tmp_path, monkeypatch, "https://example.invalid/never-fetched.tar.gz", _sha(archive)
+    )
+    argv = ["build", "tflite-runtime", "--tf-version", VERSION, "--platform", "linux_x86_64"]
+    plan = render_plan(make_plan(BuildRequest(VERSION, "linux_x86_64", "3.12", tmp_path / "out",
+                                              source=archive, dry_run=True)))  # fmt: skip
+    assert f"      release archive {archive.name}, sha256 matches (sha256 pinned in " in "\n".join(
+        plan
+    )
+    other = tmp_path / f"other-{archive.name}"
+    other.write_bytes(archive.read_bytes() + b"changed")
+    assert main([*argv, "--source", str(other), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"--source {other}: sha256 {_sha(other)} is not the {VERSION} release's" in err
 
 
 def test_unsafe_archive_members_are_refused(tmp_path: Path) -> None:

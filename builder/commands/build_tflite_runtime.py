@@ -7,23 +7,23 @@ from pathlib import Path
 
 from ..console import console, info
 from ..errors import BuilderError
+from ..interpreters import running_version
 from ..report import add_report_option, write_report
-from ..tflite_build import (
-    BuildRequest,
-    default_python,
-    execute_plan,
-    load_tflite_recipe,
-    make_plan,
-    render_plan,
-    render_summary,
-)
+from ..tflite.model import BuildRequest
+from ..tflite.plan import execute_plan, make_plan, render_plan, render_summary
+from ..tflite.recipe import load_tflite_recipe
 
 NAME = "tflite-runtime"
 HELP = "build a tflite-runtime wheel with TensorFlow's CMake pip script and our patches"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tf-version", required=True, metavar="V", help="TensorFlow release")
+    parser.add_argument(
+        "--tf-version",
+        required=True,
+        metavar="V",
+        help="a release in the recipe (2.21.0), or X.Y.Z.devN for a development tree",
+    )
     parser.add_argument(
         "--platform",
         required=True,
@@ -31,14 +31,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="target platform (settings in recipes/tflite-runtime.toml)",
     )
     parser.add_argument(
-        "--python", default=default_python(), metavar="X.Y", help="target CPython (default: this)"
+        "--python", default=running_version(), metavar="X.Y", help="target CPython (default: this)"
     )
     parser.add_argument(
         "--source",
         type=Path,
-        metavar="DIR",
-        help="use this TensorFlow tree; the patches are applied to it in place "
-        "(a tree that already carries them is left as it is)",
+        metavar="DIR|ARCHIVE",
+        help="a TensorFlow tree (patched in place; a tree that already carries the patches is "
+        "left as it is) or the release's .tar.gz (checked against the recipe's sha256); "
+        "default: download the release",
     )
     parser.add_argument(
         "--deps-dir",
@@ -49,12 +50,28 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR", help="wheel dir")
     parser.add_argument("--jobs", type=int, metavar="N", help="parallel build jobs")
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the full plan and touch nothing"
+        "--ccache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compile through ccache (default: when it is installed; its cache lives under "
+        "the builder's cache, so a build for a second Python reuses the objects)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the full plan and touch nothing (a given tree is checked: version, line "
+        "endings, patches, dependencies)",
     )
     parser.add_argument(
         "--allow-unpinned",
         action="store_true",
         help="allow a first, unverified source download and record its sha256 in the lock file",
+    )
+    parser.add_argument(
+        "--lock-file",
+        type=Path,
+        metavar="FILE",
+        help="where --allow-unpinned records hashes (default: the user's config directory)",
     )
     parser.add_argument("--no-verify", action="store_true", help="do not run builder.verify")
     parser.add_argument(
@@ -75,9 +92,11 @@ def execute(args: argparse.Namespace) -> int:
         deps_dir=args.deps_dir,
         dry_run=args.dry_run,
         allow_unpinned=args.allow_unpinned,
+        lock_file=args.lock_file,
         verify=not args.no_verify,
         repair=not args.no_repair,
         jobs=args.jobs,
+        ccache=args.ccache,
     )
     plan = make_plan(request, load_tflite_recipe())
     _print(render_plan(plan))

@@ -16,16 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import atomic_path
-from .errors import BuildError
+from ..cache import atomic_path
+from ..errors import BuildError
 
 HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 APPLIED = "applied"
+APPLIES = "applies"
 ALREADY_APPLIED = "already applied"
 
 
 class PatchError(BuildError):
     """A patch file is malformed or does not apply exactly."""
+
+
+Texts = dict[str, tuple[list[str], bool]]  # path -> (lines, ends with a newline)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,24 @@ def apply_patches(root: Path, patch_files: Sequence[Path]) -> list[PatchOutcome]
     A tree on which the whole series is already applied (it un-applies exactly, last patch
     first) is left alone and reported as such; any other mismatch raises PatchError.
     """
+    outcomes, patched, originals = _series(root, patch_files)
+    for name, (lines, trailing_newline) in patched.items():
+        if lines != originals[name][0]:
+            _write(root / name, "\n".join(lines) + ("\n" if trailing_newline else ""))
+    return outcomes
+
+
+def check_patches(root: Path, patch_files: Sequence[Path]) -> list[PatchOutcome]:
+    """What ``apply_patches`` would do, worked out in memory: nothing below ``root`` changes.
+    Outcomes are ``applies`` or ``already applied``; a patch that cannot apply raises."""
+    outcomes, _, _ = _series(root, patch_files)
+    return [
+        PatchOutcome(o.patch, APPLIES if o.status == APPLIED else o.status, o.files)
+        for o in outcomes
+    ]
+
+
+def _series(root: Path, patch_files: Sequence[Path]) -> tuple[list[PatchOutcome], Texts, Texts]:
     patches = [parse_patch(p) for p in patch_files]
     originals = _read_targets(root, patches)
     try:
@@ -184,14 +206,9 @@ def apply_patches(root: Path, patch_files: Sequence[Path]) -> list[PatchOutcome]
             _run_series(list(reversed(patches)), originals, reverse=True)
         except PatchError:
             raise forward_error from None
-        return [PatchOutcome(p.source, ALREADY_APPLIED, tuple(p.targets)) for p in patches]
-    for name, (lines, trailing_newline) in patched.items():
-        if lines != originals[name][0]:
-            _write(root / name, "\n".join(lines) + ("\n" if trailing_newline else ""))
-    return [PatchOutcome(p.source, APPLIED, tuple(p.targets)) for p in patches]
-
-
-Texts = dict[str, tuple[list[str], bool]]  # path -> (lines, ends with a newline)
+        done = [PatchOutcome(p.source, ALREADY_APPLIED, tuple(p.targets)) for p in patches]
+        return done, originals, originals
+    return [PatchOutcome(p.source, APPLIED, tuple(p.targets)) for p in patches], patched, originals
 
 
 def _read_targets(root: Path, patches: list[Patch]) -> Texts:

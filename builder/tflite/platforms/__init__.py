@@ -1,8 +1,8 @@
 """Target platforms of the tflite-runtime build: settings from the recipe, host checks, drivers.
 
 Each platform in ``recipes/tflite-runtime.toml`` names an ``os``; the module for that OS
-(``builder.platforms.linux`` or ``builder.platforms.windows``) supplies what differs between
-them: how to find the target interpreter, the script's environment, CMake cache entries, tags.
+(``linux`` or ``windows`` here) is its ``PlatformDriver``: what differs between them (the
+script's environment, CMake cache entries, ccache, repair, tags).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import platform as host
 import sys
 from dataclasses import dataclass
-from types import ModuleType
+from typing import Protocol, cast
 
-from ..errors import RecipeError
-from ..recipes import Table
+from ...errors import RecipeError
+from ...recipes import Table
 
 PLATFORM_KEYS = {
     "os",
@@ -67,17 +67,36 @@ class Platform:
     required_lines: tuple[RequiredLine, ...]
 
     @property
-    def driver(self) -> ModuleType:
+    def driver(self) -> PlatformDriver:
         return driver_for(self.os)
 
 
-def driver_for(os_name: str) -> ModuleType:
+class PlatformDriver(Protocol):
+    """What a platform module (``linux``, ``windows``) provides."""
+
+    OS: str
+    VENV_BIN: str
+    SCRIPT_SHELL: str
+
+    def build_problem(self, target: Platform) -> str | None: ...
+    def find_shell(self) -> str | None: ...
+    def environment(self, target: Platform) -> dict[str, str]: ...
+    def cache_entries(self, target: Platform, base_prefix: str | None) -> list[CacheEntry]: ...
+    def configure_args(self, target: Platform) -> list[str]: ...
+    def config_note(self, target: Platform, config: str) -> str: ...
+    def strip_note(self, target: Platform) -> str: ...
+    def ccache_problem(self, target: Platform) -> str | None: ...
+    def repairs(self, target: Platform) -> bool: ...
+    def final_platform_tag(self, target: Platform, repair: bool) -> str: ...
+
+
+def driver_for(os_name: str) -> PlatformDriver:
     from . import linux, windows
 
     drivers = {linux.OS: linux, windows.OS: windows}
     if os_name not in drivers:
         raise RecipeError(f"unknown platform os {os_name!r} (known: {', '.join(sorted(drivers))})")
-    return drivers[os_name]
+    return cast(PlatformDriver, drivers[os_name])
 
 
 def load_platforms(table: Table) -> dict[str, Platform]:

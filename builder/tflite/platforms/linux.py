@@ -1,13 +1,12 @@
-"""Linux targets: system or manylinux CPython, stripped at link time, auditwheel for the tag."""
+"""Linux targets: stripped at link time, ccache through CMake's compiler launchers, auditwheel
+for the true manylinux tag."""
 
 from __future__ import annotations
 
 import platform as host
 import shutil
 import sys
-from pathlib import Path
 
-from ..errors import UnsupportedPlatformError
 from . import CacheEntry, Platform
 
 OS = "linux"
@@ -29,33 +28,6 @@ def build_problem(target: Platform) -> str | None:
 
 def find_shell() -> str | None:
     return shutil.which(SCRIPT_SHELL)
-
-
-def interpreter(target: Platform, python: str) -> list[str]:
-    """The command that runs CPython ``python`` (X.Y): this interpreter when it is that version,
-    else ``pythonX.Y`` on PATH or a manylinux /opt/python one."""
-    if _is_running_version(python):
-        return [sys.executable]
-    name = f"python{python}"
-    found = shutil.which(name)
-    if found:
-        return [found]
-    tag = "cp" + python.replace(".", "")
-    manylinux = Path("/opt/python") / f"{tag}-{tag}" / "bin" / "python"
-    if manylinux.is_file():
-        return [str(manylinux)]
-    raise UnsupportedPlatformError(
-        f"no CPython {python} here: neither {name} on PATH nor {manylinux}"
-    )
-
-
-def planned_interpreter(target: Platform, python: str) -> list[str]:
-    """The interpreter as a plan shows it; ``interpreter`` resolves it when the step runs."""
-    return [sys.executable] if _is_running_version(python) else [f"python{python}"]
-
-
-def _is_running_version(python: str) -> bool:
-    return python == f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def environment(target: Platform) -> dict[str, str]:
@@ -85,12 +57,15 @@ def strip_note(target: Platform) -> str:
     return "not stripped (strip = false in the recipe)"
 
 
-def repair_command(target: Platform, wheel: Path, out_dir: Path) -> list[str] | None:
-    """auditwheel turns the script's linux_* wheel into a manylinux one (None: nothing to do)."""
-    if not target.manylinux:
-        return None
-    return ["auditwheel", "repair", "--plat", target.manylinux, "-w", str(out_dir), str(wheel)]
+def ccache_problem(target: Platform) -> str | None:
+    return None  # Makefile generators honour CMAKE_<LANG>_COMPILER_LAUNCHER
+
+
+def repairs(target: Platform) -> bool:
+    """auditwheel gives the script's linux_* wheel its true manylinux tag."""
+    return True
 
 
 def final_platform_tag(target: Platform, repair: bool) -> str:
-    return target.manylinux if repair and target.manylinux else target.wheel_platform
+    """Known only after auditwheel has read the symbol versions the module needs."""
+    return f"manylinux_*_{target.machine}" if repair and target.machine else target.wheel_platform

@@ -1,14 +1,12 @@
-"""Windows targets: MSVC through the Visual Studio generator, `-A Win32`/`-A x64`, `py -X.Y-NN`."""
+"""Windows targets: MSVC through the Visual Studio generator, `-A Win32`/`-A x64`."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import struct
 import sys
 from pathlib import Path
 
-from ..errors import UnsupportedPlatformError
 from . import CacheEntry, Platform
 
 OS = "windows"
@@ -39,33 +37,6 @@ def find_shell() -> str | None:
     return None
 
 
-def interpreter(target: Platform, python: str) -> list[str]:
-    """This interpreter if it is the right one, else ``py -X.Y-32`` / ``py -X.Y-64``."""
-    planned = planned_interpreter(target, python)
-    if planned[0] == "py" and shutil.which("py") is None:
-        raise UnsupportedPlatformError(
-            f"the Python launcher `py` is not on PATH to find CPython {python} "
-            f"({target.interpreter_arch or '?'}-bit); or run the builder with that interpreter"
-        )
-    return planned
-
-
-def planned_interpreter(target: Platform, python: str) -> list[str]:
-    # CI (actions/setup-python with `architecture: x86`) runs the builder on the target
-    # interpreter itself, which the launcher may not know about.
-    if _is_running_interpreter(target, python):
-        return [sys.executable]
-    arch = f"-{target.interpreter_arch}" if target.interpreter_arch else ""
-    return ["py", f"-{python}{arch}"]
-
-
-def _is_running_interpreter(target: Platform, python: str) -> bool:
-    bits = str(struct.calcsize("P") * 8)
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    arch_ok = target.interpreter_arch in (None, bits)
-    return sys.platform == "win32" and version == python and arch_ok
-
-
 def environment(target: Platform) -> dict[str, str]:
     if not target.generator_platform:
         return {}
@@ -94,8 +65,12 @@ def strip_note(target: Platform) -> str:
     return "nothing to strip: MSVC Release links without /DEBUG, so the .pyd carries no debug info"
 
 
-def repair_command(target: Platform, wheel: Path, out_dir: Path) -> list[str] | None:
-    return None  # the module needs only the Python DLL and the MSVC runtime
+def ccache_problem(target: Platform) -> str | None:
+    return "Visual Studio generators ignore CMake's compiler launchers"
+
+
+def repairs(target: Platform) -> bool:
+    return False  # the module needs only the Python DLL and the MSVC runtime
 
 
 def final_platform_tag(target: Platform, repair: bool) -> str:

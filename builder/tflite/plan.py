@@ -1,0 +1,190 @@
+"""``build tflite-runtime``: a request and the recipe become a plan of numbered steps, which
+``--dry-run`` prints (and, for a given tree, checks) and a build executes in order.
+
+``make_plan`` resolves the platform, the target CPython, the source (a tree, a release archive,
+or a download), the version the wheel will carry and why the source is that version, and ccache;
+``render_plan`` prints every command, environment variable, patch and check; ``execute_plan``
+runs the steps, marking each executed, checked, skipped, not run or failed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Mapping
+from typing import TypeVar
+
+from ..cache import cache_dir
+from ..console import info, step
+from ..errors import BuildError, UnsupportedPlatformError
+from ..interpreters import check_version, planned
+from ..runner import format_command
+from . import versions
+from .checks import check_tree
+from .model import (
+    ARCHIVE,
+    CHECKED,
+    DOWNLOAD,
+    EXECUTED,
+    FAILED,
+    NOT_RUN,
+    PLANNED,
+    TREE,
+    BuildRequest,
+    BuildState,
+    Plan,
+)
+from .platforms import Platform
+from .recipe import TfliteRecipe, load_tflite_recipe
+from .steps import STEPS, lock_file
+
+T = TypeVar("T")
+
+RECIPE = "tflite-runtime"
+
+
+def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan:
+    recipe = recipe or load_tflite_recipe()
+    platform = _pick(recipe.platforms, request.platform, "platform")
+    python = check_version(request.python)
+    kind = _source_kind(request)
+    if request.deps_dir is not None and not request.deps_dir.is_dir():
+        raise BuildError(f"--deps-dir {request.deps_dir}: no such directory")
+    lock = lock_file(request)
+    version = versions.resolve(recipe, request.tf_version, kind, request.source, lock)
+    label = f"{version.wanted}-{platform.name}-py{python}"
+    work = cache_dir(RECIPE, "work", label, create=False)
+    tree = (
+        request.source.resolve()
+        if kind == TREE and request.source
+        else (work / version.series.source.root)
+    )
+    plan = Plan(
+        request,
+        recipe,
+        version,
+        platform,
+        kind,
+        work,
+        tree,
+        interpreter=planned(python, platform.interpreter_arch, platform.os == "windows"),
+        ccache=_ccache(request, platform),
+    )
+    for builder in STEPS:
+        built = builder(plan)
+        if built is not None:
+            built.number = len(plan.steps) + 1
+            plan.steps.append(built)
+    if request.dry_run and kind == TREE:
+        check_given_tree(plan)
+    return plan
+
+
+def _source_kind(request: BuildRequest) -> str:
+    if request.source is None:
+        return DOWNLOAD
+    if request.source.is_dir():
+        return TREE
+    if request.source.is_file() and request.source.name.endswith((".tar.gz", ".tgz")):
+        return ARCHIVE
+    raise BuildError(f"--source {request.source}: neither a TensorFlow tree nor a .tar.gz archive")
+
+
+def _pick(options: Mapping[str, T], key: str, what: str) -> T:
+    if key not in options:
+        known = ", ".join(sorted(options))
+        raise UnsupportedPlatformError(f"unsupported {what} {key!r} (the recipe has: {known})")
+    return options[key]
+
+
+def _ccache(request: BuildRequest, platform: Platform) -> str | None:
+    if request.ccache is False or platform.driver.ccache_problem(platform):
+        return None
+    found = shutil.which("ccache")
+    if found is None and request.ccache:
+        raise BuildError("--ccache: ccache is not installed (apt-get install ccache)")
+    return found
+
+
+def check_given_tree(plan: Plan) -> None:
+    """``--dry-run`` on a given tree: run the checks now (they read, never write)."""
+    check = plan.step("check")
+    check.details = check_tree(plan)
+    check.status, check.reason = CHECKED, "the given tree passed every check (dry run)"
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+
+def render_plan(plan: Plan) -> list[str]:
+    request = plan.request
+    mode = "dry run: nothing was executed" if request.dry_run else "plan"
+    kind = "release" if plan.version.release else "development build"
+    lines = [
+        f"tflite-runtime {plan.wheel_version} ({kind}) for {plan.platform.name}, "
+        f"CPython {request.python} ({mode})"
+    ]
+    for s in plan.steps:
+        lines.append(f"{s.number:>2}. {s.title}")
+        lines += [f"      {d}" for d in s.details]
+        lines += [f"      env {key}={value}" for key, value in s.env.items()]
+        where = f"   (in {s.cwd})" if s.cwd and s.commands else ""
+        lines += [f"      $ {format_command(c)}{where}" for c in s.commands]
+        if s.status != PLANNED:
+            lines.append(f"      [{s.status}] {s.reason}")
+    lines.append(f"Output wheel: {plan.output_name}")
+    return lines
+
+
+def render_summary(plan: Plan) -> list[str]:
+    lines = []
+    for s in plan.steps:
+        note = f": {s.reason}" if s.reason else ""
+        took = f" ({s.seconds:.0f} s)" if s.seconds is not None and s.seconds >= 1 else ""
+        lines.append(f"{s.number:>2}. {s.title}: {s.status}{took}{note}")
+    return lines
+
+
+# -- execution -----------------------------------------------------------------------------------
+
+
+def execute_plan(plan: Plan) -> Plan:
+    """Run every planned step in order; after a failure the later steps are marked not run."""
+    problem = plan.platform.driver.build_problem(plan.platform)
+    if problem:
+        raise UnsupportedPlatformError(f"{problem}; --dry-run shows the full plan")
+    plan.work.mkdir(parents=True, exist_ok=True)
+    plan.log_file.write_text("", encoding="utf-8")
+    info(f"build log: {plan.log_file}")
+    state = BuildState()
+    for s in plan.steps:
+        if s.status != PLANNED:
+            continue
+        step(f"{s.number}. {s.title}")
+        started = time.monotonic()
+        try:
+            s.action(plan, state, s)
+        except BaseException:
+            s.status, s.reason = FAILED, s.reason or "see the error above"
+            s.seconds = time.monotonic() - started
+            mark_not_run(plan, "an earlier step failed")
+            raise
+        s.seconds = time.monotonic() - started
+        s.status = EXECUTED
+    return plan
+
+
+def mark_not_run(plan: Plan, reason: str) -> None:
+    for s in plan.steps:
+        if s.status == PLANNED:
+            s.status, s.reason = NOT_RUN, reason
+
+
+__all__ = [
+    "BuildRequest",
+    "check_given_tree",
+    "execute_plan",
+    "make_plan",
+    "render_plan",
+    "render_summary",
+]

@@ -1,0 +1,486 @@
+"""The steps of a tflite-runtime build, in order. Each ``*_step(plan)`` describes its step for the
+plan (commands, environment, details) and names the function that executes it.
+
+source -> check -> patch -> venv -> cache -> script -> requirements -> repair -> verify -> collect
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from .. import manylinux, sources
+from ..cache import atomic_copy, atomic_write_text, cache_dir
+from ..console import info, warn
+from ..errors import BuildError, EnvironmentSetupError
+from ..interpreters import find as find_python
+from ..recipes import project_root
+from ..runner import format_command, run
+from ..wheelfile import Wheel
+from .checks import check_tree
+from .model import (
+    ARCHIVE,
+    NOT_RUN,
+    SCRIPT_PYTHON,
+    SKIPPED,
+    TREE,
+    BuildRequest,
+    BuildState,
+    Plan,
+    Step,
+)
+from .numpy_abi import numpy_requirement
+from .patches import apply_patches, parse_patch
+from .platforms import CacheEntry
+
+BUILD_TARGET = "_pywrap_tensorflow_interpreter_wrapper"
+_PROBE = (
+    "import numpy, sys; print(numpy.__version__, numpy.get_include(), sys.base_prefix, sep='\\n')"
+)
+
+
+# -- source --------------------------------------------------------------------------------------
+
+
+def source_step(plan: Plan) -> Step:
+    archive = plan.version.series.source
+    if plan.source_kind == TREE:
+        details = [f"use --source {plan.tree} (patched in place)", plan.version.proof]
+        return Step(
+            "source", f"Use the TensorFlow {plan.wheel_version} tree", _use_tree, details=details
+        )
+    if plan.source_kind == ARCHIVE:
+        assert plan.request.source is not None
+        details = [plan.version.proof, f"extract {archive.root}/ to {plan.tree}"]
+        return Step(
+            "source", f"Extract the TensorFlow {archive.version} archive", _extract, details=details
+        )
+    pin = sources.pin_for(archive, lock_file(plan.request))
+    target = cache_dir("tflite-runtime", "downloads", create=False) / archive.filename
+    details = [
+        f"download {archive.url} -> {target}",
+        f"sha256: {pin.sha256 or '-'} ({pin.description})",
+    ]
+    if pin.sha256 is None:
+        details.append(
+            "needs --allow-unpinned: the first download's sha256 is then recorded in "
+            f"{lock_file(plan.request)} and checked on every later download"
+        )
+    details.append(f"extract {archive.root}/ to {plan.tree}")
+    return Step(
+        "source", f"Get the TensorFlow {archive.version} source", _download, details=details
+    )
+
+
+def lock_file(request: BuildRequest) -> Path:
+    return request.lock_file or sources.lock_path()
+
+
+def _use_tree(plan: Plan, state: BuildState, step: Step) -> None:
+    return None
+
+
+def _extract(plan: Plan, state: BuildState, step: Step) -> None:
+    assert plan.request.source is not None
+    sources.extract(plan.request.source, plan.version.series.source.root, plan.tree)
+
+
+def _download(plan: Plan, state: BuildState, step: Step) -> None:
+    series = plan.version.series
+    archive = sources.fetch(series.source, lock_file(plan.request), plan.request.allow_unpinned)
+    sources.extract(archive, series.source.root, plan.tree)
+
+
+# -- check and patch -----------------------------------------------------------------------------
+
+
+def check_step(plan: Plan) -> Step:
+    details = [
+        f"{plan.recipe.script} exists; the tree says {plan.version.wanted.base_version}",
+        "LF line endings in the script, the version file and every patch target",
+        *(f"{r.file} has: {r.line}" for r in plan.platform.required_lines),
+        f"every patch of the {plan.version.series.version} series applies exactly (in memory)",
+    ]
+    if plan.request.deps_dir is not None:
+        details.append(
+            f"--deps-dir has all {len(plan.version.series.dependencies)} dependencies, each "
+            "at the commit the tree pins (where it is a git checkout)"
+        )
+    return Step(
+        "check", "Check the tree before anything is patched or built", _check, details=details
+    )
+
+
+def _check(plan: Plan, state: BuildState, step: Step) -> None:
+    step.details = check_tree(plan)
+    for line in step.details:
+        info(f"    {line}")
+
+
+def patch_step(plan: Plan) -> Step:
+    patches = plan.version.series.patches
+    details = []
+    for path in patches:
+        targets = ", ".join(parse_patch(path).targets)
+        details.append(f"{_relative_patch(path)} -> {targets}")
+    title = f"Apply {len(patches)} patches (exact: no fuzz, all or nothing)"
+    return Step("patch", title, _patch, cwd=plan.tree, details=details)
+
+
+def _relative_patch(path: Path) -> str:
+    try:
+        return path.relative_to(project_root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _patch(plan: Plan, state: BuildState, step: Step) -> None:
+    outcomes = apply_patches(plan.tree, plan.version.series.patches)
+    step.reason = "; ".join(f"{o.patch.name}: {o.status}" for o in outcomes)
+    for outcome in outcomes:
+        info(f"    {outcome.patch.name}: {outcome.status}")
+
+
+# -- build environment, CMake cache, the official script ------------------------------------------
+
+
+def venv_step(plan: Plan) -> Step:
+    venv_python = plan.venv_bin / "python"
+    commands = [
+        [*plan.interpreter, "-m", "venv", str(plan.venv)],
+        [
+            str(venv_python),
+            "-m",
+            "pip",
+            "install",
+            "--only-binary",
+            ":all:",
+            *build_requirements(plan),
+        ],
+    ]
+    details = ["the build requirements are pinned in recipes/tflite-runtime.toml [build]"]
+    return Step(
+        "venv",
+        f"Create the CPython {plan.request.python} build environment",
+        _venv,
+        commands=commands,
+        details=details,
+    )
+
+
+def build_requirements(plan: Plan) -> list[str]:
+    """The recipe's pins that apply to the target CPython, markers evaluated for it."""
+    environment = {"python_version": plan.request.python, "python_full_version": ""}
+    chosen = []
+    for text in plan.recipe.build_requires:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            requirement.marker = None
+            chosen.append(str(requirement))
+    return chosen
+
+
+def _venv(plan: Plan, state: BuildState, step: Step) -> None:
+    python = find_python(plan.request.python, plan.platform.interpreter_arch)
+    shutil.rmtree(plan.venv, ignore_errors=True)
+    plan.work.mkdir(parents=True, exist_ok=True)
+    run([*python, *step.commands[0][len(plan.interpreter) :]], log_file=plan.log_file)
+    run(step.commands[1], log_file=plan.log_file, progress="installing the build requirements")
+    probe = run([str(plan.venv_bin / "python"), "-c", _PROBE], echo=False, log=False)
+    state.numpy_version, state.numpy_include, state.base_prefix = probe.output.split("\n")[:3]
+    info(f"    numpy {state.numpy_version} headers: {state.numpy_include}")
+
+
+def cache_step(plan: Plan) -> Step:
+    details = [e.cmake() for e in cache_entries(plan, None)]
+    if plan.request.deps_dir is None:
+        details.append(
+            "dependencies: fetched by CMake at configure time (network needed; --deps-dir "
+            "makes the build offline)"
+        )
+    return Step(
+        "cache", f"Write the CMake initial cache {plan.initial_cache}", _cache, details=details
+    )
+
+
+def cache_entries(plan: Plan, base_prefix: str | None) -> list[CacheEntry]:
+    """TENSORFLOW_SOURCE_DIR first: without it TFLite's CMakeLists clones another TensorFlow
+    release into the build directory and compiles this tree's TFLite against it."""
+    entries = [CacheEntry("TENSORFLOW_SOURCE_DIR", "PATH", str(plan.tree))]
+    entries += plan.platform.driver.cache_entries(plan.platform, base_prefix)
+    deps = plan.request.deps_dir
+    if deps is not None:
+        entries.append(CacheEntry("FETCHCONTENT_FULLY_DISCONNECTED", "BOOL", "ON"))
+        entries += [
+            CacheEntry(d.var, "PATH", str(deps.resolve() / d.name))
+            for d in plan.version.series.dependencies
+        ]
+    return entries
+
+
+def _cache(plan: Plan, state: BuildState, step: Step) -> None:
+    entries = cache_entries(plan, state.base_prefix)
+    header = f"# Written by tflite-edge-builder for TensorFlow {plan.wheel_version}"
+    text = "\n".join([f"{header}, {plan.platform.name}.", *(e.cmake() for e in entries)]) + "\n"
+    atomic_write_text(plan.initial_cache, text)
+
+
+def jobs(plan: Plan) -> int:
+    return plan.request.jobs or plan.platform.jobs or os.cpu_count() or 1
+
+
+def script_env(plan: Plan) -> dict[str, str]:
+    platform, version = plan.platform, plan.version
+    env = {
+        "CI_BUILD_PYTHON": SCRIPT_PYTHON,
+        "PATH": f"{plan.venv_bin}{os.pathsep}$PATH",
+        "BUILD_NUM_JOBS": str(jobs(plan)),
+        "WHEEL_PLATFORM_NAME": platform.plat_name,
+        "VERSION_SUFFIX": version.suffix,
+        "TFLITE_GIT_VERSION": version.git_version,
+        "TFLITE_CMAKE_BUILD_CONFIG": plan.recipe.build_config,
+        **platform.driver.environment(platform),
+        "TFLITE_CMAKE_INITIAL_CACHE": str(plan.initial_cache),
+    }
+    if plan.ccache:
+        # In the environment, not the cache file: CMake (3.17+) reads these for every project
+        # it configures, the host tools and ExternalProjects (flatc) included.
+        env["CMAKE_C_COMPILER_LAUNCHER"] = env["CMAKE_CXX_COMPILER_LAUNCHER"] = plan.ccache
+        env["CCACHE_DIR"] = str(ccache_dir())
+    return env
+
+
+def ccache_dir() -> Path:
+    return cache_dir("ccache", create=False)
+
+
+def script_step(plan: Plan) -> Step:
+    platform, config = plan.platform, plan.recipe.build_config
+    command = [platform.driver.SCRIPT_SHELL, plan.recipe.script, platform.tensorflow_target]
+    configure = [*platform.driver.configure_args(platform), "-C", str(plan.initial_cache)]
+    details = [
+        "the patched script configures CMake (host tools, then the module) with: "
+        f"{format_command(configure)}",
+        f"and builds with: cmake --build . -j {jobs(plan)} --config {config} -t {BUILD_TARGET}",
+        platform.driver.config_note(platform, config),
+        platform.driver.strip_note(platform),
+        _ccache_note(plan),
+        f"output: {plan.log_file} (the first error is shown if it fails; -v streams it)",
+        f"produces {plan.script_wheel_name}",
+    ]
+    return Step(
+        "script",
+        "Run the official script",
+        _script,
+        commands=[command],
+        cwd=plan.tree,
+        env=script_env(plan),
+        details=details,
+    )
+
+
+def _ccache_note(plan: Plan) -> str:
+    if plan.ccache:
+        return f"ccache {plan.ccache} (cache {ccache_dir()}): a second build reuses the objects"
+    problem = plan.platform.driver.ccache_problem(plan.platform)
+    if plan.request.ccache is False:
+        return "no ccache (--no-ccache)"
+    return f"no ccache ({problem or 'not installed'})"
+
+
+def _script(plan: Plan, state: BuildState, step: Step) -> None:
+    env = dict(step.env)
+    env["PATH"] = f"{plan.venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(plan.venv)
+    shell = plan.platform.driver.find_shell()
+    if shell is None:
+        raise BuildError(f"{plan.platform.driver.SCRIPT_SHELL} is not on PATH")
+    before = _ccache_stats(plan)
+    info(f"    compiling; output goes to {plan.log_file}")
+    run(
+        [shell, *step.commands[0][1:]],
+        cwd=plan.tree,
+        env=env,
+        log_file=plan.log_file,
+        progress="building tflite-runtime",
+    )
+    plan.ccache_stats = _ccache_delta(before, _ccache_stats(plan))
+    built = plan.dist_dir / plan.script_wheel_name
+    if not built.is_file():
+        found = ", ".join(p.name for p in plan.dist_dir.glob("*.whl")) or "none"
+        raise BuildError(f"the script did not produce {built.name} (wheels found: {found})")
+    state.wheel = built
+
+
+Stats = dict[str, int]
+
+
+def _ccache_stats(plan: Plan) -> Stats | None:
+    if not plan.ccache:
+        return None
+    result = run(
+        [plan.ccache, "--print-stats"],
+        env={"CCACHE_DIR": str(ccache_dir())},
+        echo=False,
+        log=False,
+        check=False,
+    )
+    stats = {}
+    for line in result.output.splitlines():
+        key, _, value = line.partition("\t")
+        if value.strip().isdigit():
+            stats[key] = int(value)
+    return stats
+
+
+def _ccache_delta(
+    before: dict[str, int] | None, after: dict[str, int] | None
+) -> dict[str, int] | None:
+    if before is None or after is None:
+        return None
+    keys = {
+        "direct_cache_hit": "hits_direct",
+        "preprocessed_cache_hit": "hits_preprocessed",
+        "cache_miss": "misses",
+    }
+    delta = {name: after.get(key, 0) - before.get(key, 0) for key, name in keys.items()}
+    info(
+        f"    ccache: {delta['hits_direct'] + delta['hits_preprocessed']} hits, "
+        f"{delta['misses']} misses"
+    )
+    return delta
+
+
+# -- the numpy requirement, the manylinux tag ----------------------------------------------------
+
+
+def requirements_step(plan: Plan) -> Step:
+    details = [
+        "Requires-Dist numpy follows from the numpy headers the module was compiled with "
+        "(their default C-API target) and upstream's own lower bound, e.g. numpy>=1.25,<3"
+    ]
+    return Step(
+        "requirements",
+        "Write the numpy requirement the build implies",
+        _requirements,
+        details=details,
+    )
+
+
+def _requirements(plan: Plan, state: BuildState, step: Step) -> None:
+    assert state.wheel is not None and state.numpy_version and state.numpy_include
+    wheel = Wheel.open(state.wheel)
+    declared = wheel.requires_dist()
+    needed = numpy_requirement(state.numpy_version, Path(state.numpy_include), declared)
+    others = [r for r in declared if canonicalize_name(Requirement(r).name) != "numpy"]
+    wheel.set_requires_dist([*others, needed.requirement])
+    out = plan.work / "metadata"
+    shutil.rmtree(out, ignore_errors=True)
+    state.wheel = wheel.write(out)
+    plan.numpy_requirement = needed.requirement
+    step.details = [f"Requires-Dist: {needed.requirement}", needed.evidence]
+    info(f"    Requires-Dist: {needed.requirement} ({needed.evidence})")
+
+
+def repair_step(plan: Plan) -> Step | None:
+    if not plan.platform.driver.repairs(plan.platform):
+        return None
+    details = [
+        "auditwheel repair: the most compatible manylinux policy the module's symbol versions "
+        "allow (built on this host's glibc; the Dockerfile's image gives "
+        f"{plan.platform.manylinux or 'an older policy'})"
+    ]
+    repair = Step("repair", "Give the wheel its true manylinux tag", _repair, details=details)
+    if not plan.request.repair:
+        repair.status = SKIPPED
+        repair.reason = f"--no-repair: the wheel keeps the {plan.platform.wheel_platform} tag"
+    return repair
+
+
+def _repair(plan: Plan, state: BuildState, step: Step) -> None:
+    assert state.wheel is not None
+    out = plan.work / "repaired"
+    shutil.rmtree(out, ignore_errors=True)
+    state.wheel = manylinux.repair(state.wheel, out, log_file=plan.log_file)
+    tag = manylinux.platform_tag(state.wheel)
+    step.reason = tag
+    if plan.platform.manylinux and tag != plan.platform.manylinux:
+        warn(
+            f"the wheel is {tag} (this host's glibc), not {plan.platform.manylinux}: build in "
+            "the Dockerfile's image for older systems"
+        )
+
+
+# -- verify and collect --------------------------------------------------------------------------
+
+
+def verify_step(plan: Plan) -> Step:
+    details = [f"in CPython {plan.request.python} with {req}" for req in plan.recipe.verify_with]
+    details.append("every smoke model, outputs within the manifest's tolerance")
+    verify = Step("verify", "Verify the wheel with builder.verify", _verify, details=details)
+    if not plan.request.verify:
+        verify.status, verify.reason = SKIPPED, "--no-verify"
+    elif plan.platform.driver.build_problem(plan.platform) is not None:
+        verify.status = NOT_RUN
+        verify.reason = f"this host cannot install a {plan.platform.name} wheel"
+    return verify
+
+
+def _verify(plan: Plan, state: BuildState, step: Step) -> None:
+    from ..verify import verify_wheels  # the heaviest import; only a real build needs it
+
+    assert state.wheel is not None
+    for requirement in plan.recipe.verify_with:
+        try:
+            result = verify_wheels([state.wheel], python=plan.request.python, extra=[requirement])
+        except EnvironmentSetupError as exc:
+            if "No matching distribution" not in str(exc):
+                raise
+            plan.verification.append({"with": requirement, "ok": None, "skipped": str(exc)})
+            warn(f"not verified with {requirement}: no wheel for CPython {plan.request.python}")
+            continue
+        numpy = result.installed.get("numpy", "?")
+        plan.verification.append({"with": requirement, "numpy": numpy, **result.to_dict()})
+        if not result.ok:
+            raise BuildError(
+                f"{state.wheel.name} failed verification with numpy {numpy} (see the report)"
+            )
+        info(f"    verified with numpy {numpy}: {len(result.results)} models pass")
+    if not any(v.get("ok") for v in plan.verification):
+        raise BuildError(f"{state.wheel.name} could not be verified with any numpy")
+
+
+def collect_step(plan: Plan) -> Step:
+    details = [f"copy {plan.output_name} to {plan.request.out}/"]
+    return Step("collect", "Collect the wheel", _collect, details=details)
+
+
+def _collect(plan: Plan, state: BuildState, step: Step) -> None:
+    assert state.wheel is not None
+    wheel = Wheel.open(state.wheel)
+    expected = plan.wheel_name(manylinux.platform_tag(state.wheel))
+    if wheel.path.name != expected:
+        raise BuildError(f"expected {expected}, got {wheel.path.name}")
+    target = plan.request.out / wheel.path.name
+    atomic_copy(wheel.path, target)
+    plan.wheel_path = target
+    info(f"wrote {target}")
+
+
+STEPS: list[Callable[[Plan], Step | None]] = [
+    source_step,
+    check_step,
+    patch_step,
+    venv_step,
+    cache_step,
+    script_step,
+    requirements_step,
+    repair_step,
+    verify_step,  # before collect: nothing unverified reaches --out
+    collect_step,
+]
