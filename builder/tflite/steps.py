@@ -166,7 +166,7 @@ def venv_step(plan: Plan) -> Step:
     details = ["the build requirements are pinned in recipes/tflite-runtime.toml [build]"]
     return Step(
         "venv",
-        f"Create the CPython {plan.request.python} build environment",
+        f"Create the CPython {plan.python} build environment",
         _venv,
         commands=commands,
         details=details,
@@ -175,7 +175,7 @@ def venv_step(plan: Plan) -> Step:
 
 def build_requirements(plan: Plan) -> list[str]:
     """The recipe's pins that apply to the target CPython, markers evaluated for it."""
-    environment = {"python_version": plan.request.python, "python_full_version": ""}
+    environment = {"python_version": plan.python, "python_full_version": ""}
     chosen = []
     for text in plan.recipe.build_requires:
         requirement = Requirement(text)
@@ -186,7 +186,11 @@ def build_requirements(plan: Plan) -> list[str]:
 
 
 def _venv(plan: Plan, state: BuildState, step: Step) -> None:
-    python = find_python(plan.request.python, plan.platform.interpreter_arch)
+    python = (
+        plan.interpreter
+        if plan.interpreter_given
+        else (find_python(plan.python, plan.platform.interpreter_arch))
+    )
     shutil.rmtree(plan.venv, ignore_errors=True)
     plan.work.mkdir(parents=True, exist_ok=True)
     run([*python, *step.commands[0][len(plan.interpreter) :]], log_file=plan.log_file)
@@ -420,7 +424,7 @@ def _repair(plan: Plan, state: BuildState, step: Step) -> None:
 
 
 def verify_step(plan: Plan) -> Step:
-    details = [f"in CPython {plan.request.python} with {req}" for req in plan.recipe.verify_with]
+    details = [f"in CPython {plan.python} with {req}" for req in plan.recipe.verify_with]
     details.append("every smoke model, outputs within the manifest's tolerance")
     verify = Step("verify", "Verify the wheel with builder.verify", _verify, details=details)
     if not plan.request.verify:
@@ -437,12 +441,12 @@ def _verify(plan: Plan, state: BuildState, step: Step) -> None:
     assert state.wheel is not None
     for requirement in plan.recipe.verify_with:
         try:
-            result = verify_wheels([state.wheel], python=plan.request.python, extra=[requirement])
+            result = verify_wheels([state.wheel], python=plan.python, extra=[requirement])
         except EnvironmentSetupError as exc:
             if "No matching distribution" not in str(exc):
                 raise
             plan.verification.append({"with": requirement, "ok": None, "skipped": str(exc)})
-            warn(f"not verified with {requirement}: no wheel for CPython {plan.request.python}")
+            warn(f"not verified with {requirement}: no wheel for CPython {plan.python}")
             continue
         numpy = result.installed.get("numpy", "?")
         plan.verification.append({"with": requirement, "numpy": numpy, **result.to_dict()})
