@@ -73,7 +73,9 @@ class TfliteRecipe:
 
 
 def patches_root() -> Path:
-    return project_root() / "patches" / RECIPE
+    from .resources import patches_dir
+
+    return patches_dir() / RECIPE
 
 
 def load_tflite_recipe() -> TfliteRecipe:
