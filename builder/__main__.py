@@ -13,10 +13,13 @@ from .commands import COMMANDS
 from .console import console
 from .errors import BuilderError
 
+PROG = "python -m builder"
+SCRIPT = "tflite-edge-builder"  # the console script of an installed builder (pyproject.toml)
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m builder",
+        prog=prog,
         description="Build, slim, verify and publish small TensorFlow Lite inference stacks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -30,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         return int(args.execute(args))
     except BuilderError as exc:
@@ -45,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    sys.exit(main(prog=SCRIPT))
 
 
 if __name__ == "__main__":
-    entry()
+    sys.exit(main())
