@@ -1,7 +1,8 @@
 """Shared fixtures: the CLI in a subprocess, and the real wheels the slow tests share.
 
-* ``run_cli(*args, cwd=None)`` runs ``python -m builder ARGS`` and returns the CompletedProcess
-  (text mode, stdout and stderr captured separately).
+* ``run_cli(*args, cwd=None, program=..., env=None)`` runs ``python -m builder ARGS`` (or an
+  installed ``tflite-edge-builder``) and returns the CompletedProcess (text mode, stdout and
+  stderr captured separately).
 * ``assert_one_line_error(proc)`` checks the contract for bad input: non-zero exit, one
   ``error:`` line on stderr, no traceback; it returns that line.
 * ``bump_operator_version(model_bytes)``: a real model no runtime can load (unusable anywhere).
@@ -15,7 +16,7 @@ import os
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -29,20 +30,28 @@ SMOKE_DIR = ROOT / "smoke_models"
 NUMPY_VERSION = "1.26.4"
 TFLITE_RUNTIME = "tflite-runtime==2.14.0"
 CLI_TIMEOUT = 900
+PYTHON_M_BUILDER = (sys.executable, "-m", "builder")
 # The numpy 1.26.4 expectations of the slow tests hold where tflite-runtime 2.14 is the default.
 TFLITE_DEFAULT = resolve_runtime(None).name == "tflite-runtime"
 
 
-def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m builder ARGS`` with this interpreter, from ``cwd`` (default: the checkout)."""
+def cli(
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    program: Sequence[str | os.PathLike[str]] = PYTHON_M_BUILDER,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m builder ARGS`` with this interpreter (or ``program ARGS``), from ``cwd``
+    (default: the checkout), with ``env`` added to the environment."""
     # The package is installed (editable) in this interpreter: no PYTHONPATH, which would leak
     # into the environments that `verify` creates.
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("PYTHONPATH", None)
+    full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    full_env.pop("PYTHONPATH", None)
+    full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "builder", *map(str, args)],
+        [*map(str, program), *map(str, args)],
         cwd=cwd or ROOT,
-        env=env,
+        env=full_env,
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,

@@ -6,14 +6,12 @@ and installs the real wheel."""
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, assert_one_line_error
+from conftest import ROOT, assert_one_line_error, cli
 
 from builder import resources
 
@@ -57,12 +55,9 @@ def package_copy(site: Path, with_data: bool) -> Path:
 
 
 def run_from(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m builder ARGS`` importing the package from ``site`` only, run from ``cwd``."""
+    """``python -m builder ARGS`` importing the package from ``site``, run from ``cwd``."""
     cwd.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop(resources.RECIPES_ENV, None)
-    cmd = [sys.executable, "-m", "builder", *args]
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return cli(*args, cwd=cwd, env={"PYTHONPATH": str(site)})
 
 
 def test_a_wheel_layout_reads_builder_data(tmp_path: Path) -> None:
