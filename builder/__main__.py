@@ -1,4 +1,11 @@
-"""``python -m builder``: a thin dispatcher over the subcommand modules in ``builder.commands``."""
+"""``python -m builder``: a thin dispatcher over the subcommand modules in ``builder.commands``.
+
+Ctrl-C ends a run cleanly: the commands still running are killed with their process groups,
+nothing reaches the output, exit code 130. A builder started with SIGINT ignored (a background
+job of a script, ``nohup tflite-edge-builder ... &``) leaves it ignored, as Python and POSIX tools
+do: the shell ignores SIGINT for such jobs so that Ctrl-C at the terminal stops only the
+foreground command, and a builder that re-armed it would die of a Ctrl-C meant for another.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@
   stderr captured separately).
 * ``assert_one_line_error(proc)`` checks the contract for bad input: non-zero exit, one
   ``error:`` line on stderr, no traceback; it returns that line.
+* ``default_sigint`` (a ``preexec_fn``) and ``sigint_raises`` (a fixture): SIGINT deliverable in
+  the process a test interrupts, also where the suite runs with SIGINT ignored (see below).
 * ``bump_operator_version(model_bytes)``: a real model no runtime can load (unusable anywhere).
 * ``stock_numpy`` (session, network): PyPI's numpy 1.26.4 wheel for this interpreter, cached.
 * ``runtime_wheel`` (session, network): tflite-runtime 2.14.0 for this interpreter, cached.
@@ -13,10 +15,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -79,6 +82,28 @@ def bump_operator_version(data: bytes, version: int = 99) -> bytes:
             struct.pack_into("<i", patched, at, version)
             return bytes(patched)
     raise AssertionError("no operator code stores its version")
+
+
+# A suite started as a background job (`pytest &` in a script, `nohup pytest &`) runs with SIGINT
+# ignored: the shell ignores it for such jobs, children inherit that, and Python then installs no
+# KeyboardInterrupt handler. The builder keeps an inherited SIG_IGN (see builder/__main__.py), so
+# a test that interrupts a process sets the disposition it relies on in that process.
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test interrupts: SIGINT at its default disposition, so that
+    Python in the child turns it into KeyboardInterrupt, as after Ctrl-C in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """For a test that interrupts its own process: SIGINT raises KeyboardInterrupt during it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 @pytest.fixture
