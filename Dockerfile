@@ -27,7 +27,7 @@ ENV PATH=/opt/python/cp311-cp311/bin:$PATH \
 RUN python -m pip install --no-cache-dir "cmake==3.31.10"
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY builder ./builder
 RUN python -m pip install --no-cache-dir -e .
 COPY recipes ./recipes

@@ -1,4 +1,11 @@
-"""``python -m builder``: a thin dispatcher over the subcommand modules in ``builder.commands``."""
+"""``python -m builder``: a thin dispatcher over the subcommand modules in ``builder.commands``.
+
+Ctrl-C ends a run cleanly: the commands still running are killed with their process groups,
+nothing reaches the output, exit code 130. A builder started with SIGINT ignored (a background
+job of a script, ``nohup tflite-edge-builder ... &``) leaves it ignored, as Python and POSIX tools
+do: the shell ignores SIGINT for such jobs so that Ctrl-C at the terminal stops only the
+foreground command, and a builder that re-armed it would die of a Ctrl-C meant for another.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,13 @@ from .console import console
 from .errors import BuilderError
 from .runner import set_verbose
 
+PROG = "python -m builder"
+SCRIPT = "tflite-edge-builder"  # the console script of an installed builder (pyproject.toml)
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m builder",
+        prog=prog,
         description="Build, slim, verify and publish small TensorFlow Lite inference stacks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -37,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     set_verbose(args.verbose)
     try:
         return int(args.execute(args))
@@ -53,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    sys.exit(main())
+    sys.exit(main(prog=SCRIPT))
 
 
 if __name__ == "__main__":
-    entry()
+    sys.exit(main())

@@ -17,6 +17,10 @@ class RecipeError(BuilderError):
     """A recipe or manifest file is missing or invalid."""
 
 
+class InstallationError(BuilderError):
+    """The builder's own files (recipes, patches, smoke models) cannot be found where it runs."""
+
+
 class CommandError(BuilderError):
     """An external command failed or could not be started."""
 

@@ -2,17 +2,18 @@
 
 Each domain module (``numpy_build``, ``tflite_build``, ``runtimes``, ...) declares its own frozen
 dataclasses and builds them from a ``Table``, whose typed getters turn every mistake in a recipe
-into one clear ``RecipeError`` naming the file and the key.
+into one clear ``RecipeError`` naming the file and the key. Where the recipes directory is (the
+shipped one, or ``$TFLITE_EDGE_BUILDER_RECIPES``) is decided in ``builder.resources``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from .errors import RecipeError
+from .resources import package_dir, recipes_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,13 +22,10 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
 
 
 def project_root() -> Path:
-    """The checkout this package runs from (recipes/, patches/ and smoke_models/ live there)."""
-    return Path(__file__).resolve().parent.parent
-
-
-def recipes_dir() -> Path:
-    override = os.environ.get("TFLITE_EDGE_BUILDER_RECIPES")
-    return Path(override) if override else project_root() / "recipes"
+    """The directory holding the ``builder`` package: the checkout in a source tree, the
+    site-packages directory in a wheel install. Only for showing paths short; the data itself is
+    found through ``builder.resources``."""
+    return package_dir().parent
 
 
 def load_toml(path: Path) -> Table:

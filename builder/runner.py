@@ -15,13 +15,14 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Any, Union
 
 from .console import console
 from .errors import CommandError
@@ -31,6 +32,8 @@ TAIL_LINES = 40
 # Commands running now, so that Ctrl-C can end those started by worker threads too.
 _RUNNING: set[subprocess.Popen[str]] = set()
 _LOCK = threading.Lock()
+# subprocess.CREATE_NEW_PROCESS_GROUP, which the subprocess module defines on Windows only.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
 HEARTBEAT_SECONDS = 60.0
 _VERBOSE = False
 # The first line that names an error: compilers (gcc/clang ": error:", MSVC ": error C2065:"),
@@ -96,7 +99,7 @@ def run(
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            start_new_session=True,
+            **group_options(sys.platform),
         )
     except OSError as exc:
         raise CommandError(f"cannot run {args[0]}: {exc.strerror or exc}") from None
@@ -227,10 +230,46 @@ def kill_running() -> None:
         _kill_group(proc)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+# Process groups. Every command starts in a group of its own, so that a timeout or Ctrl-C ends it
+# with everything it started (compilers under meson, pip's build backends). POSIX: a new session,
+# ended with killpg(SIGKILL). Windows has neither: the child gets CREATE_NEW_PROCESS_GROUP, then
+# CTRL_BREAK (the console signal a process group can receive) and taskkill /T /F for the whole
+# tree. group_options and tree_kill_command hold the difference, so that tests on Linux exercise
+# the Windows branch too.
+
+
+def group_options(platform: str) -> dict[str, Any]:
+    """Popen keyword arguments that start a child in a process group of its own."""
+    if platform == "win32":
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def tree_kill_command(pid: int) -> list[str]:
+    """Windows: end ``pid`` and all its descendants, without asking."""
+    return ["taskkill", "/T", "/F", "/PID", str(pid)]
+
+
+def _kill_group(proc: subprocess.Popen[str], platform: str | None = None) -> None:
+    """End ``proc`` and every process it started, then reap it."""
+    if (platform or sys.platform) == "win32":
+        _end_windows_tree(proc)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def _end_windows_tree(proc: subprocess.Popen[str]) -> None:
+    """CTRL_BREAK to the child's group, then ``taskkill /T /F``; without taskkill, the child."""
+    ctrl_break = getattr(signal, "CTRL_BREAK_EVENT", None)  # defined on Windows only
+    if ctrl_break is not None:
+        with contextlib.suppress(OSError):
+            proc.send_signal(ctrl_break)
+    try:
+        run(tree_kill_command(proc.pid), echo=False, log=False, check=False)
+    except CommandError:
+        proc.kill()
 
 
 def signal_name(number: int) -> str:

@@ -14,7 +14,8 @@ from packaging.version import Version
 
 from .console import warn
 from .errors import RecipeError, WheelError
-from .recipes import Table, load_recipe, recipes_dir
+from .recipes import Table, load_recipe
+from .resources import recipes_dir
 
 # Kept whatever the recipe says: licences must travel with every copy of the code.
 LICENCE_PATTERNS = (

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from .arrays import RawArray, compare, random_array, read_npz
 from .errors import CommandError, RecipeError, VerificationError
-from .recipes import load_toml, project_root
+from .recipes import load_toml
+from .resources import model_runner, smoke_models_dir
 from .runner import kill_running, run, signal_name
 
-RUNNER = Path(__file__).with_name("_model_runner.py")
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
@@ -117,13 +117,9 @@ class SuiteResult:
 # -- loading ------------------------------------------------------------------------------------
 
 
-def default_models_dir() -> Path:
-    return project_root() / "smoke_models"
-
-
 def load_models(models: Path | None = None) -> list[SmokeModel]:
     """The models of a directory (with or without manifest), or a single ``.tflite`` file."""
-    models = models or default_models_dir()
+    models = models or smoke_models_dir()
     if models.is_file():
         if models.suffix != ".tflite":
             raise RecipeError(f"{models}: expected a .tflite model or a directory of them")
@@ -214,7 +210,7 @@ def run_model(
         request_path, result_path = Path(tmp, "request.json"), Path(tmp, "result.json")
         request_path.write_text(json.dumps(request))
         runner = Path(tmp, "_model_runner.py")
-        shutil.copyfile(RUNNER, runner)
+        shutil.copyfile(model_runner(), runner)
         started = time.monotonic()
         failure, output = _execute(python, runner, request_path, timeout)
         seconds = time.monotonic() - started

@@ -1,9 +1,12 @@
 """Shared fixtures: the CLI in a subprocess, and the real wheels the slow tests share.
 
-* ``run_cli(*args, cwd=None)`` runs ``python -m builder ARGS`` and returns the CompletedProcess
-  (text mode, stdout and stderr captured separately).
+* ``run_cli(*args, cwd=None, program=..., env=None)`` runs ``python -m builder ARGS`` (or an
+  installed ``tflite-edge-builder``) and returns the CompletedProcess (text mode, stdout and
+  stderr captured separately).
 * ``assert_one_line_error(proc)`` checks the contract for bad input: non-zero exit, one
   ``error:`` line on stderr, no traceback; it returns that line.
+* ``default_sigint`` (a ``preexec_fn``) and ``sigint_raises`` (a fixture): SIGINT deliverable in
+  the process a test interrupts, also where the suite runs with SIGINT ignored (see below).
 * ``bump_operator_version(model_bytes)``: a real model no runtime can load (unusable anywhere).
 * ``stock_numpy`` (session, network): PyPI's numpy 1.26.4 wheel for this interpreter, cached.
 * ``runtime_wheel`` (session, network): tflite-runtime 2.14.0 for this interpreter, cached.
@@ -12,10 +15,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -29,20 +33,28 @@ SMOKE_DIR = ROOT / "smoke_models"
 NUMPY_VERSION = "1.26.4"
 TFLITE_RUNTIME = "tflite-runtime==2.14.0"
 CLI_TIMEOUT = 900
+PYTHON_M_BUILDER = (sys.executable, "-m", "builder")
 # The numpy 1.26.4 expectations of the slow tests hold where tflite-runtime 2.14 is the default.
 TFLITE_DEFAULT = resolve_runtime(None).name == "tflite-runtime"
 
 
-def cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m builder ARGS`` with this interpreter, from ``cwd`` (default: the checkout)."""
+def cli(
+    *args: str | os.PathLike[str],
+    cwd: Path | None = None,
+    program: Sequence[str | os.PathLike[str]] = PYTHON_M_BUILDER,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m builder ARGS`` with this interpreter (or ``program ARGS``), from ``cwd``
+    (default: the checkout), with ``env`` added to the environment."""
     # The package is installed (editable) in this interpreter: no PYTHONPATH, which would leak
     # into the environments that `verify` creates.
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("PYTHONPATH", None)
+    full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    full_env.pop("PYTHONPATH", None)
+    full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "builder", *map(str, args)],
+        [*map(str, program), *map(str, args)],
         cwd=cwd or ROOT,
-        env=env,
+        env=full_env,
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,
@@ -70,6 +82,28 @@ def bump_operator_version(data: bytes, version: int = 99) -> bytes:
             struct.pack_into("<i", patched, at, version)
             return bytes(patched)
     raise AssertionError("no operator code stores its version")
+
+
+# A suite started as a background job (`pytest &` in a script, `nohup pytest &`) runs with SIGINT
+# ignored: the shell ignores it for such jobs, children inherit that, and Python then installs no
+# KeyboardInterrupt handler. The builder keeps an inherited SIG_IGN (see builder/__main__.py), so
+# a test that interrupts a process sets the disposition it relies on in that process.
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test interrupts: SIGINT at its default disposition, so that
+    Python in the child turns it into KeyboardInterrupt, as after Ctrl-C in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """For a test that interrupts its own process: SIGINT raises KeyboardInterrupt during it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 @pytest.fixture

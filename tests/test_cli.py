@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,14 @@ def test_version_and_usage_errors() -> None:
     assert proc.returncode == 2 and "invalid choice: 'frobnicate'" in proc.stderr
     proc = cli("verify")
     assert proc.returncode == 2 and "WHEEL" in proc.stderr
+
+
+def test_the_console_script_names_itself(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("tflite-edge-builder")  # installed by pip install -e
+    proc = subprocess.run([script, "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout.strip()) == (0, f"tflite-edge-builder {__version__}")
+    proc = subprocess.run([script, "verify", "--help"], capture_output=True, text=True)
+    assert proc.stdout.startswith("usage: tflite-edge-builder verify")
 
 
 def test_missing_wheel_is_one_line(tmp_path: Path) -> None:

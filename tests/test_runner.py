@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -9,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from builder.errors import CommandError
-from builder.runner import first_error, format_command, run, set_verbose
+from builder.runner import (
+    CREATE_NEW_PROCESS_GROUP,
+    _kill_group,
+    first_error,
+    format_command,
+    group_options,
+    run,
+    set_verbose,
+    tree_kill_command,
+)
 
 PY = sys.executable
 
@@ -156,3 +168,84 @@ def test_verbose_streams_logged_output(tmp_path: Path, capsys: pytest.CaptureFix
 )  # fmt: skip
 def test_first_error(output: str, first: str | None) -> None:
     assert first_error(output) == first
+
+
+# -- Windows process control, exercised on Linux ------------------------------------------------
+
+
+def test_children_start_in_a_group_of_their_own_on_each_platform() -> None:
+    assert group_options("linux") == {"start_new_session": True}
+    assert group_options("darwin") == {"start_new_session": True}
+    assert group_options("win32") == {"creationflags": CREATE_NEW_PROCESS_GROUP}
+    assert getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200) == CREATE_NEW_PROCESS_GROUP
+    assert tree_kill_command(4242) == ["taskkill", "/T", "/F", "/PID", "4242"]
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    """Whether ``pid`` has ended (exited, or a zombie waiting for init) within ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _hanging_tree(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    """A real child (in its own group, as run() starts it here) with a grandchild, both hanging.
+    The child records SIGUSR1, which stands in for CTRL_BREAK on Linux, in ``break``."""
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import pathlib, signal, subprocess, sys, time\n"
+        f"mark = pathlib.Path({str(tmp_path / 'break')!r})\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: mark.write_text('break'))\n"
+        "grandchild = subprocess.Popen(['sleep', '60'])\n"
+        "print(grandchild.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [PY, script], stdout=subprocess.PIPE, text=True, **group_options(sys.platform)
+    )
+    assert child.stdout is not None
+    return child, int(child.stdout.readline())
+
+
+def test_windows_branch_breaks_then_taskkills_the_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A taskkill for Linux: records its arguments, waits for the break to have arrived (up to
+    # 5 s), then ends the tree as taskkill /T /F does.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    taskkill = bin_dir / "taskkill"
+    taskkill.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {tmp_path}/taskkill.args\n'
+        f"for _ in $(seq 50); do [ -e {tmp_path}/break ] && break; sleep 0.1; done\n"
+        'kill -s KILL -- "-$4"\n'
+    )
+    taskkill.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(signal, "CTRL_BREAK_EVENT", signal.SIGUSR1, raising=False)
+    child, grandchild = _hanging_tree(tmp_path)
+    _kill_group(child, platform="win32")
+    assert (tmp_path / "break").read_text() == "break"
+    assert (tmp_path / "taskkill.args").read_text().split() == ["/T", "/F", "/PID", str(child.pid)]
+    assert child.returncode == -signal.SIGKILL  # reaped
+    assert _gone(grandchild)
+
+
+def test_windows_branch_without_taskkill_still_ends_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    child, grandchild = _hanging_tree(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no taskkill
+    try:
+        _kill_group(child, platform="win32")
+        assert child.returncode == -signal.SIGKILL  # the child at least, and reaped
+    finally:
+        os.kill(grandchild, signal.SIGKILL)

@@ -25,6 +25,7 @@ from conftest import (
     assert_one_line_error,
     bump_operator_version,
     cli,
+    default_sigint,
 )
 
 from builder.cache import atomic_copy, cache_dir, scratch_dir
@@ -192,7 +193,12 @@ def test_ctrl_c_leaves_nothing(stock_numpy: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "builder", "slim", "numpy", "--wheel", stock_numpy, "--out", out]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        cmd,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=default_sigint,  # Ctrl-C reaches it even when the suite runs in the background
     )
     assert proc.stderr is not None
     lines = []

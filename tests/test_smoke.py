@@ -252,6 +252,7 @@ def test_random_inputs_are_deterministic() -> None:
     assert all(-128 <= v <= 127 for v in random_array("|i1", (64,), 0).values())
 
 
+@pytest.mark.usefixtures("sigint_raises")  # also when the suite runs in the background
 def test_ctrl_c_ends_parallel_runs_promptly(tmp_path: Path, model: SmokeModel) -> None:
     started = tmp_path / "started"
     started.mkdir()

@@ -11,7 +11,8 @@ from packaging.version import InvalidVersion, Version
 
 from .. import sources
 from ..errors import RecipeError
-from ..recipes import Table, load_recipe, project_root
+from ..recipes import Table, load_recipe
+from ..resources import patches_dir
 from .platforms import Platform, load_platforms
 
 RECIPE = "tflite-runtime"
@@ -85,7 +86,7 @@ class TfliteRecipe:
 
 
 def patches_root() -> Path:
-    return project_root() / "patches" / RECIPE
+    return patches_dir() / RECIPE
 
 
 def load_tflite_recipe() -> TfliteRecipe:
