@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import sysconfig
 import venv
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,8 @@ class Environment:
         args = [*_pip(self), "install", "--no-input", "--only-binary", ":all:"]
         if no_index:
             args.append("--no-index")
+        for directory in _LOCAL_WHEELS:
+            args += ["--find-links", str(directory)]
         try:
             run([*args, *requirements], echo=echo, timeout=PIP_TIMEOUT, env=PIP_ENV)
         except CommandError as exc:
@@ -59,6 +62,20 @@ class Environment:
         result = run([*_pip(self), "list", "--format=freeze"], echo=False, log=False, env=PIP_ENV)
         pairs = (line.split("==", 1) for line in result.output.splitlines() if "==" in line)
         return {canonicalize_name(name): version for name, version in pairs}
+
+
+_LOCAL_WHEELS: list[Path] = []
+
+
+@contextlib.contextmanager
+def local_wheels(directory: Path) -> Iterator[None]:
+    """While inside, every ``install`` may also take wheels from ``directory`` (``--find-links``):
+    a runtime built here, which no index has, installs by name like a release."""
+    _LOCAL_WHEELS.append(directory)
+    try:
+        yield
+    finally:
+        _LOCAL_WHEELS.remove(directory)
 
 
 def create_environment(root: Path, python: Sequence[str] | None = None) -> Environment:

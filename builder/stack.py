@@ -28,12 +28,12 @@ from .arrays import RawArray
 from .cache import atomic_copy_all, atomic_write_text, scratch_dir, sha256_file
 from .console import info, step
 from .dependencies import applies_here, pip_check
-from .environments import PIP_ENV, Environment, create_environment
+from .environments import PIP_ENV, Environment, create_environment, local_wheels
 from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
 from .numpy_build import build_numpy, choose_source
 from .pypi import download_wheel
 from .runner import run
-from .runtimes import Runtime, host_platform, resolve_runtime
+from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .slim import DEFAULT_BUDGET, SlimOptions, SlimResult, slim_wheel
 from .smoke import (
     DEFAULT_TIMEOUT,
@@ -46,6 +46,7 @@ from .smoke import (
     model_inputs,
     run_models,
 )
+from .verify import check_host_can_run
 from .wheelfile import Wheel
 
 REQUIREMENTS = "requirements-edge.txt"
@@ -57,6 +58,7 @@ NUMPY_SOURCES = ("auto", "source", "pypi")
 @dataclass(frozen=True)
 class StackOptions:
     runtime: str | None = None
+    runtime_wheel: Path | None = None  # a runtime built here (build tflite-runtime)
     numpy: str | None = None
     numpy_source: str = "auto"
     models: Path | None = None
@@ -193,45 +195,72 @@ def numpy_source(choice: str, version: str | None) -> tuple[str, str]:
 def build_stack(options: StackOptions) -> StackResult:
     """Slim the runtime and numpy, verify them together, write them to ``options.out_dir``."""
     started = time.monotonic()
-    runtime = pick_runtime(options.runtime)
+    with scratch_dir("stack") as tmp:
+        runtime, runtime_input = _runtime_input(options, tmp / "runtime")
+        with local_wheels(runtime_input.parent):
+            result = _build(options, runtime, runtime_input, tmp)
+    for slim in result.slims.values():
+        result.warnings += slim.warnings
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _runtime_input(options: StackOptions, private: Path) -> tuple[Runtime, Path]:
+    """The runtime and its wheel: a wheel built here (``--runtime-wheel``, copied into a private
+    find-links directory so that pip installs it by name), or the index's release."""
+    if options.runtime_wheel is None:
+        runtime = pick_runtime(options.runtime)
+        return runtime, download_wheel(str(runtime.requirement))
+    if options.runtime is not None:
+        raise VerificationError("give --runtime or --runtime-wheel, not both")
+    wheel = Wheel.open(options.runtime_wheel)
+    recipe = runtime_for_distribution(wheel.name)
+    if recipe is None:
+        raise VerificationError(f"{wheel.filename} is not a TensorFlow Lite runtime wheel")
+    check_host_can_run(wheel)
+    private.mkdir(parents=True)
+    copy = private / wheel.filename
+    shutil.copyfile(wheel.path, copy)
+    return Runtime(recipe, Requirement(f"{recipe.name}=={wheel.version}")), copy
+
+
+def _build(options: StackOptions, runtime: Runtime, runtime_input: Path, tmp: Path) -> StackResult:
     check_numpy(runtime, options.numpy)
     source, why = numpy_source(options.numpy_source, options.numpy)
     models = load_models(options.models)
     result = StackResult(runtime=str(runtime))
-    runtime_input = download_wheel(str(runtime.requirement))
     check_declared(Wheel.open(runtime_input), options.numpy)
     step(f"stack for CPython {sys.version_info[0]}.{sys.version_info[1]}: {runtime} + numpy")
     info(f"    numpy {'built from source' if source == 'source' else 'from PyPI'}: {why}")
-    with scratch_dir("stack") as tmp:
-        wheels_dir = tmp / "wheels"
-        slim_options = SlimOptions(
-            models=options.models,
-            out_dir=wheels_dir,
-            budget=options.budget,
-            timeout=options.timeout,
-        )
-        runtime_slim = slim_wheel(runtime_input, slim_options)
-        result.slims[runtime.name] = runtime_slim
-        numpy_version = options.numpy or runtime_slim.environment.get(NUMPY)
-        if numpy_version is None:
-            raise VerificationError(f"{runtime} did not install numpy: cannot pick its release")
-        if options.numpy is None:  # the release is known only now: check it can be built
-            source, why = numpy_source(options.numpy_source, numpy_version)
-            info(f"    numpy {numpy_version}: {why}")
-        numpy_slim, origin, numpy_stock = _slim_numpy(runtime, numpy_version, source, slim_options)
-        result.slims[NUMPY] = numpy_slim
-        others = _other_dependencies(runtime_slim, wheels_dir)
-        stock = {**runtime_slim.environment, NUMPY: numpy_version}
-        result.stock = _stock_stack(stock, runtime_input)
-        result.wheels = _describe(runtime_slim, (numpy_slim, origin, numpy_stock), others)
-        requirements = write_requirements(wheels_dir / REQUIREMENTS, result.wheels)
-        _verify_together(tmp / "env", wheels_dir, requirements, models, runtime_slim, result,
-                         options.timeout)  # fmt: skip
-        result.outputs = _publish(wheels_dir, result.wheels, options.out_dir)
-        result.requirements = options.out_dir / REQUIREMENTS
-    for slim in result.slims.values():
-        result.warnings += slim.warnings
-    result.seconds = time.monotonic() - started
+    wheels_dir = tmp / "wheels"
+    slim_options = SlimOptions(
+        models=options.models,
+        out_dir=wheels_dir,
+        budget=options.budget,
+        timeout=options.timeout,
+    )
+    runtime_slim = slim_wheel(runtime_input, slim_options)
+    result.slims[runtime.name] = runtime_slim
+    numpy_version = options.numpy or runtime_slim.environment.get(NUMPY)
+    if numpy_version is None:
+        raise VerificationError(f"{runtime} did not install numpy: cannot pick its release")
+    if options.numpy is None:  # the release is known only now: check it can be built
+        source, why = numpy_source(options.numpy_source, numpy_version)
+        info(f"    numpy {numpy_version}: {why}")
+    numpy_slim, origin, numpy_stock = _slim_numpy(runtime, numpy_version, source, slim_options)
+    result.slims[NUMPY] = numpy_slim
+    others = _other_dependencies(runtime_slim, wheels_dir)
+    stock = {**runtime_slim.environment, NUMPY: numpy_version}
+    result.stock = _stock_stack(stock, runtime_input, runtime.name)
+    runtime_origin = "built here, slimmed" if options.runtime_wheel else "PyPI wheel, slimmed"
+    result.wheels = _describe(
+        runtime_slim, runtime_origin, (numpy_slim, origin, numpy_stock), others
+    )
+    requirements = write_requirements(wheels_dir / REQUIREMENTS, result.wheels)
+    _verify_together(tmp / "env", wheels_dir, requirements, models, runtime_slim, result,
+                     options.timeout)  # fmt: skip
+    result.outputs = _publish(wheels_dir, result.wheels, options.out_dir)
+    result.requirements = options.out_dir / REQUIREMENTS
     return result
 
 
@@ -271,10 +300,13 @@ def _other_dependencies(runtime_slim: SlimResult, wheels_dir: Path) -> list[Path
     return wheels
 
 
-def _stock_stack(environment: dict[str, str], runtime_input: Path) -> dict[str, int]:
-    """What the stock stack installs (the runtime slim's prepared environment): file -> bytes."""
+def _stock_stack(environment: dict[str, str], runtime_input: Path, runtime: str) -> dict[str, int]:
+    """What the stock stack installs (the runtime slim's prepared environment): file -> bytes.
+    The runtime counts as its input wheel (a runtime built here is on no index)."""
     stock = {}
     for name, version in sorted(environment.items()):
+        if name == runtime:
+            continue
         path = download_wheel(f"{name}=={version}")
         stock[path.name] = path.stat().st_size
     stock.setdefault(runtime_input.name, runtime_input.stat().st_size)
@@ -282,10 +314,13 @@ def _stock_stack(environment: dict[str, str], runtime_input: Path) -> dict[str, 
 
 
 def _describe(
-    runtime_slim: SlimResult, numpy: tuple[SlimResult, str, int], others: Sequence[Path]
+    runtime_slim: SlimResult,
+    runtime_origin: str,
+    numpy: tuple[SlimResult, str, int],
+    others: Sequence[Path],
 ) -> list[StackWheel]:
     numpy_slim, numpy_origin, numpy_before = numpy
-    entries = [(runtime_slim.output, runtime_slim.input_bytes, "PyPI wheel, slimmed")]
+    entries = [(runtime_slim.output, runtime_slim.input_bytes, runtime_origin)]
     entries.append((numpy_slim.output, numpy_before, numpy_origin))
     entries += [(p, p.stat().st_size, "PyPI wheel") for p in others]
     wheels = []

@@ -23,6 +23,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", metavar="SPEC", help="tflite-runtime or ai-edge-litert, "
                         "optionally ==VERSION (default: the one with wheels for this "
                         "interpreter)")  # fmt: skip
+    parser.add_argument("--runtime-wheel", type=Path, metavar="WHEEL",
+                        help="a runtime wheel built here (`build tflite-runtime`) instead of "
+                        "the index's release: how CPython 3.12+ gets tflite-runtime")  # fmt: skip
     parser.add_argument("--numpy", metavar="VERSION", help="numpy release (default: the one "
                         "the stock runtime installs: 1.26.x for tflite-runtime 2.14)")  # fmt: skip
     parser.add_argument("--numpy-from", choices=NUMPY_SOURCES, default="auto",
@@ -43,6 +46,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     options = StackOptions(
         runtime=args.runtime,
+        runtime_wheel=args.runtime_wheel,
         numpy=args.numpy,
         numpy_source=args.numpy_from,
         models=args.models,
