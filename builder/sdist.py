@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import sys
-import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +26,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .archives import extract_tar, read_text
 from .cache import atomic_path, cache_dir, sha256_file
 from .console import step
 from .errors import DownloadError
@@ -162,35 +162,12 @@ def download_sdist(link: SdistLink) -> Sdist:
 
 def read_member(sdist: Sdist, relative: str) -> str | None:
     """The text of ``<root>/<relative>`` inside the sdist, or None if it has no such file."""
-    try:
-        with tarfile.open(sdist.path, "r:gz") as tar:
-            try:
-                member = tar.getmember(f"{sdist.root}/{relative}")
-            except KeyError:
-                return None
-            stream = tar.extractfile(member)
-            return None if stream is None else stream.read().decode("utf-8")
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DownloadError(f"{sdist.path.name}: unreadable archive: {exc}") from None
+    return read_text(sdist.path, f"{sdist.root}/{relative}")
 
 
 def unpack_sdist(sdist: Sdist, dest: Path) -> Path:
-    """Extract the sdist below ``dest`` (refusing links and escaping paths); return its root."""
-    try:
-        with tarfile.open(sdist.path, "r:gz") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_tar_member(sdist, member)
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, members=members, filter="data")
-            else:  # pragma: no cover - Pythons without PEP 706; members were checked above
-                tar.extractall(dest, members=members)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DownloadError(f"{sdist.path.name}: cannot unpack: {exc}") from None
-    root = dest / sdist.root
-    if not root.is_dir():
-        raise DownloadError(f"{sdist.path.name}: has no top-level directory {sdist.root}/")
-    return root
+    """Extract the sdist below ``dest`` (the policy of ``builder.archives``); return its root."""
+    return extract_tar(sdist.path, sdist.root, dest / sdist.root)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -309,12 +286,3 @@ def _sdist_link(name: str, entry: dict[str, Any]) -> SdistLink | None:
         requires_python=requires,
         yanked=bool(entry.get("yanked")),
     )
-
-
-def _check_tar_member(sdist: Sdist, member: tarfile.TarInfo) -> None:
-    name = member.name
-    parts = name.replace("\\", "/").split("/")
-    if name.startswith(("/", "\\")) or ".." in parts or parts[0] != sdist.root:
-        raise DownloadError(f"{sdist.path.name}: member {name!r} lies outside {sdist.root}/")
-    if member.issym() or member.islnk() or not (member.isfile() or member.isdir()):
-        raise DownloadError(f"{sdist.path.name}: member {name!r} is not a plain file or directory")

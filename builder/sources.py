@@ -8,8 +8,6 @@ trust-on-first-use, so it happens only with an explicit ``allow_unpinned``.
 from __future__ import annotations
 
 import json
-import shutil
-import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+from .archives import extract_tar
 from .cache import atomic_path, atomic_write_text, cache_dir, sha256_file
 from .console import console, info, warn
 from .errors import DownloadError, RecipeError
@@ -130,37 +129,4 @@ def _stream(response: Any, tmp: Path, total: int | None, name: str) -> None:
 
 def extract(archive_path: Path, root: str, dest: Path) -> Path:
     """Extract ``archive_path`` (whose top directory is ``root``) to ``dest``, replacing it."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.extracting"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        with console.status(f"extracting {archive_path.name}"), tarfile.open(archive_path) as tar:
-            _safe_extract(tar, staging, archive_path.name)
-        extracted = staging / root
-        if not extracted.is_dir():
-            raise DownloadError(f"{archive_path.name}: no top-level directory {root}/")
-        shutil.rmtree(dest, ignore_errors=True)
-        extracted.rename(dest)
-    except tarfile.TarError as exc:
-        raise DownloadError(f"{archive_path.name}: not a readable tar archive: {exc}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return dest
-
-
-def _safe_extract(tar: tarfile.TarFile, dest: Path, name: str) -> None:
-    if hasattr(tarfile, "data_filter"):  # 3.12+, and security releases of 3.9-3.11
-        try:
-            tar.extractall(dest, filter="data")
-        except tarfile.FilterError as exc:
-            raise DownloadError(f"{name}: unsafe member refused: {exc}") from None
-        return
-    members = []
-    for member in tar.getmembers():  # pragma: no cover - only on interpreters without filters
-        parts = Path(member.name).parts
-        if member.name.startswith("/") or ".." in parts or member.islnk() or member.issym():
-            raise DownloadError(f"{name}: unsafe member refused: {member.name}")
-        if member.isfile() or member.isdir():
-            members.append(member)
-    tar.extractall(dest, members=members)
+    return extract_tar(archive_path, root, dest)
