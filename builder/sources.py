@@ -8,23 +8,18 @@ trust-on-first-use, so it happens only with an explicit ``allow_unpinned``.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
 from .archives import extract_tar
-from .cache import atomic_path, atomic_write_text, cache_dir, sha256_file
-from .console import console, info, warn
+from .cache import atomic_write_text, cache_dir, sha256_file
+from .console import info, warn
 from .errors import DownloadError, RecipeError
+from .index.http import download
 from .recipes import recipes_dir
 
 LOCK_NAME = "tflite-runtime.lock"
-CHUNK = 1 << 20
-TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -105,26 +100,6 @@ def record_lock(lock_file: Path, archive: SourceArchive, sha256: str) -> None:
     sources[archive.url] = {"version": archive.version, "sha256": sha256}
     text = json.dumps({"sources": sources}, indent=2, sort_keys=True) + "\n"
     atomic_write_text(lock_file, text)
-
-
-def download(url: str, target: Path) -> None:
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, atomic_path(target) as tmp:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            _stream(response, tmp, total, target.name)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(f"cannot download {url}: {reason}") from None
-
-
-def _stream(response: Any, tmp: Path, total: int | None, name: str) -> None:
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn())
-    with Progress(*columns, TransferSpeedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task(f"downloading {name}", total=total)
-        with open(tmp, "wb") as out:
-            for block in iter(lambda: response.read(CHUNK), b""):
-                out.write(block)
-                progress.advance(task, len(block))
 
 
 def extract(archive_path: Path, root: str, dest: Path) -> Path:
