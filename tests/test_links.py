@@ -11,7 +11,7 @@ from publish_helpers import make_wheel
 from builder.cache import sha256_file
 from builder.errors import DownloadError
 from builder.index.links import JSON_TYPE, FileLink, parse_project_page
-from builder.simple_index import build_index
+from builder.index.simple_index import build_index
 
 PAGE = "https://index.example/simple/demo-pkg/"
 SHA = "ab" * 32

@@ -233,7 +233,6 @@ def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
     assert waited > 0.5
 
 
-
 def test_builds_run_in_the_same_place_whatever_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,13 +30,10 @@ from publish_helpers import (
 
 from builder.cache import sha256_file
 from builder.errors import PublishError
-from builder.publish import (
-    RetryPolicy,
-    collect,
-    parse_size,
-    publish,
-    requirements_text,
-)
+from builder.index.budget import collect, parse_size
+from builder.index.http import RetryPolicy
+from builder.index.publish import publish
+from builder.index.requirements import requirements_text
 
 # passlib (htpasswd for pypiserver) still imports the stdlib crypt module.
 pytestmark = pytest.mark.filterwarnings("ignore:'crypt' is deprecated:DeprecationWarning")
@@ -199,7 +196,7 @@ def test_not_a_wheel_and_two_versions_of_one_project_are_refused(tmp_path: Path)
 def test_requirements_pin_every_file_by_hash(tmp_path: Path) -> None:
     a = make_wheel(tmp_path, "Edge_Pkg", "1.0", b"a", requires=["numpy>=1.23"])
     b = make_wheel(tmp_path, "numpy", "1.26.4+slim", b"b")
-    text = requirements_text(collect([a, b]), "https://index.example/simple/")
+    text = requirements_text(collect([a, b]), "--index-url https://index.example/simple/")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines == [
         "edge-pkg==1.0 \\",
