@@ -11,6 +11,7 @@ Modules, lowest first (each imports only those above it in this list, and ``buil
 * ``budget``: the wheels to publish, validated and measured against a size budget
 * ``credentials``: the upload target and the credentials for it, the twine way
 * ``reader``: what a private index already serves, and its bytes' sha256
-* ``upload``: one upload through twine
+* ``twine_once``: twine's command line with twine's own retries off (run by ``upload``)
+* ``upload``: one upload through twine, one request to the index per attempt
 * ``publish``: the ``publish`` command's steps, in order
 """

@@ -1,8 +1,11 @@
 """One wheel uploaded through twine, under the one retry policy of ``builder.index.http``.
 
-twine has no Python API it calls public, so it runs as a command and its output is read: the
-``HTTPError: NNN`` line twine prints for a refused upload, or a connection error. A 409 (or a 400
-saying "already exists") means the index already has the file.
+twine runs as ``python -m builder.index.twine_once``: twine with its own retries turned off, so
+each of our attempts is exactly one request to the index and the attempts a failure message
+states are the requests the index received (with twine's retries inside ours, 4 attempts made
+20 POSTs). twine has no Python API it calls public, so it runs as a command and its output is
+read: the ``HTTPError: NNN`` line twine prints for a refused upload, or a connection error.
+A 409 (or a 400 saying "already exists") means the index already has the file.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def upload(
 
 
 def _twine_upload(candidate: Candidate, target: Target, credentials: Credentials) -> str:
-    cmd = [sys.executable, "-m", "twine", "upload", "--non-interactive",
+    cmd = [sys.executable, "-m", "builder.index.twine_once", "upload", "--non-interactive",
            "--disable-progress-bar", "--repository-url", target.repository_url,
            str(candidate.path)]  # fmt: skip
     env = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
