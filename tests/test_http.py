@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from stub_server import Answer, Request, serve
+from servers import Answer, Request, serve
 
 from builder.errors import DownloadError
 from builder.index import http

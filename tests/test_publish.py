@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from publish_helpers import (
     SLIM_NUMPY_VERSION,
-    background,
-    free_port,
     install_from_index,
     installed_versions,
     make_wheel,
@@ -26,7 +24,7 @@ from publish_helpers import (
     stock_numpy_wheel,
     tflite_runtime_wheel,
 )
-from stub_server import Answer, Request, serve
+from servers import Answer, Request, background, free_port, serve
 
 from builder.cache import sha256_file
 from builder.errors import PublishError

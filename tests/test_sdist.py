@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-from stub_server import Answer, Request, StubServer, serve
+from servers import Answer, Request, StubServer, serve
 
 from builder.errors import DownloadError, RecipeError
 from builder.index import http

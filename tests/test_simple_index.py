@@ -15,9 +15,9 @@ from publish_helpers import (
     installed_versions,
     make_wheel,
     slim_numpy_wheel,
-    static_server,
     tflite_runtime_wheel,
 )
+from servers import static_server
 
 from builder.cache import sha256_file
 from builder.errors import PublishError
