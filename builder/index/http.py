@@ -60,7 +60,7 @@ class RetryPolicy:
         return self.retries + 1
 
     def delay(self, attempt: int) -> float:
-        return self.backoff * (2**attempt)
+        return self.backoff * 2.0**attempt
 
     def describe(self) -> str:
         return f"{self.attempts} attempt" + ("s" if self.attempts > 1 else "")

@@ -47,11 +47,11 @@ def requirements_text(
     versions: dict[str, str] = {}
     hashes: dict[str, set[str]] = {}
     for pinned in files:
-        name = canonicalize_name(pinned.name)
-        version = versions.setdefault(name, str(pinned.version))
+        project = canonicalize_name(pinned.name)
+        version = versions.setdefault(project, str(pinned.version))
         if version != str(pinned.version):
-            raise ValueError(f"{name} is pinned at two versions, {version} and {pinned.version}")
-        hashes.setdefault(name, set()).add(pinned.sha256)
+            raise ValueError(f"{project} is pinned at two versions, {version} and {pinned.version}")
+        hashes.setdefault(project, set()).add(pinned.sha256)
     lines = [
         "# Hash-pinned by tflite-edge-builder (pip hash-checking mode). Install with:",
         f"#   pip install {source} --require-hashes -r {filename}",

@@ -96,8 +96,8 @@ def find_sdist(
         and (specifier is None or link.version in specifier)
     ]
     if not candidates:
-        wanted = str(specifier) if specifier else ""
-        raise DownloadError(f"{project}{wanted}: no release with an sdist for Python {python}")
+        allowed = str(specifier) if specifier else ""
+        raise DownloadError(f"{project}{allowed}: no release with an sdist for Python {python}")
     return max(candidates, key=lambda link: link.version)
 
 
