@@ -14,6 +14,7 @@ from ..cache import sha256_file
 from ..console import info
 from ..errors import PublishError
 from ..wheelfile import Wheel
+from .requirements import REQUIREMENTS
 
 DEFAULT_MAX_SIZE = 5_000_000
 
@@ -98,7 +99,7 @@ def _check_one_version_per_project(candidates: Sequence[Candidate]) -> None:
         if known != candidate.version:
             raise PublishError(
                 f"{candidate.name} is given in two versions ({known} and {candidate.version}); "
-                "publish one version per project so requirements-edge.txt can pin it"
+                f"publish one version per project so {REQUIREMENTS} can pin it"
             )
 
 

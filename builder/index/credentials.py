@@ -18,12 +18,16 @@ from .http import BasicAuth, redact
 
 @dataclass(frozen=True)
 class Target:
+    """The upload endpoint, and the simple index that shows what it already holds."""
+
     repository_url: str
     index_url: str
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """What twine sends; never shown (``redact``), sent to the target's origins only."""
+
     username: str | None
     password: str | None
 
