@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -340,6 +341,18 @@ def test_against_an_index_answering_500_the_message_counts_the_requests_it_got(
     assert message.startswith(f"cannot read {server.url}simple/theta-pkg/: HTTP 500")
     assert len(server.requests) == attempts_in(message) == retries + 1
     assert server.paths("POST") == []
+
+
+def test_the_index_is_read_with_the_credentials_and_a_refusal_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = make_wheel(tmp_path, "lambda-pkg", "1.0", b"l")
+    with serve(lambda request: Answer(401)) as server:
+        message = publish_fails(wheel, server.url, 2, "the index refused the credentials")
+    assert message.startswith(f"cannot read {server.url}simple/lambda-pkg/: HTTP 401")
+    sent = base64.b64encode(b"user-x:p-secret").decode()
+    assert [r.headers.get("Authorization") for r in server.requests] == [f"Basic {sent}"]
+    assert "p-secret" not in message + capsys.readouterr().err
 
 
 def test_the_cli_states_the_uploads_the_index_received(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The one HTTP layer: every request and download the builder makes goes through here.
+"""The one HTTP layer: every request and download the builder itself makes goes through here
+(pip, which fetches wheels, and twine, which uploads them, make their own).
 
 * ``get``: one GET with an ``Accept`` header, Basic auth for the credentials' own origin only;
 * ``download``: streamed to a temporary file beside the target (a rich progress bar while it
@@ -12,9 +13,10 @@
 Every failure ends as one ``DownloadError`` line naming the URL (never its credentials), what
 went wrong and, when it was retried, after how many attempts.
 
-Why urllib and not requests (which twine brings along): the builder needs only GET, and urllib
-lets the Authorization header be "unredirected", so credentials cannot follow a redirect to
-another host; a redirect back to the credentials' own origin gets them again (``_Redirects``).
+Why urllib and not requests (which only twine brings along): the builder needs nothing but GET,
+and with urllib an "unredirected" Authorization header is dropped on every redirect, so
+credentials cannot follow one to another host; ``_Redirects`` gives them back only on a redirect
+within their own origin (scheme, host and port).
 """
 
 from __future__ import annotations
