@@ -31,7 +31,12 @@ class CommandError(BuilderError):
 
 
 class DownloadError(BuilderError):
-    """A download failed or did not match its expected hash."""
+    """A request or download failed, a file did not match its expected hash, or an archive is
+    unreadable or unsafe. ``status`` is the HTTP status where the server gave one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class EnvironmentSetupError(BuilderError):

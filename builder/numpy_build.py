@@ -39,6 +39,7 @@ from . import manylinux
 from .cache import atomic_write_text, cache_dir
 from .console import info, step, warn
 from .errors import BuildError, CommandError, RecipeError
+from .index.sdist import Sdist, fetch_sdist, read_member, unpack_sdist
 from .numpy_recipe import (
     OPTION_FILES,
     BuildPlan,
@@ -49,7 +50,6 @@ from .numpy_recipe import (
 )
 from .runner import run
 from .runtimes import host_platform, resolve_runtime
-from .sdist import Sdist, fetch_sdist, read_member, unpack_sdist
 from .strip import is_elf, strip_elf
 from .wheelfile import Wheel
 

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tarfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-from .cache import APP, atomic_path, atomic_write_text, cache_dir, sha256_file
-from .console import console, info, warn
+from .archives import extract_tar
+from .cache import APP, atomic_write_text, cache_dir, sha256_file
+from .console import info, warn
 from .errors import DownloadError, RecipeError
+from .index.http import download
 
 LOCK_NAME = "tflite-runtime.lock"
-CHUNK = 1 << 20
-TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -112,59 +106,6 @@ def record_lock(lock_file: Path, archive: SourceArchive, sha256: str) -> None:
     atomic_write_text(lock_file, text)
 
 
-def download(url: str, target: Path) -> None:
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response, atomic_path(target) as tmp:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            _stream(response, tmp, total, target.name)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(f"cannot download {url}: {reason}") from None
-
-
-def _stream(response: Any, tmp: Path, total: int | None, name: str) -> None:
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), DownloadColumn())
-    with Progress(*columns, TransferSpeedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task(f"downloading {name}", total=total)
-        with open(tmp, "wb") as out:
-            for block in iter(lambda: response.read(CHUNK), b""):
-                out.write(block)
-                progress.advance(task, len(block))
-
-
 def extract(archive_path: Path, root: str, dest: Path) -> Path:
     """Extract ``archive_path`` (whose top directory is ``root``) to ``dest``, replacing it."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.extracting"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        with console.status(f"extracting {archive_path.name}"), tarfile.open(archive_path) as tar:
-            _safe_extract(tar, staging, archive_path.name)
-        extracted = staging / root
-        if not extracted.is_dir():
-            raise DownloadError(f"{archive_path.name}: no top-level directory {root}/")
-        shutil.rmtree(dest, ignore_errors=True)
-        extracted.rename(dest)
-    except tarfile.TarError as exc:
-        raise DownloadError(f"{archive_path.name}: not a readable tar archive: {exc}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return dest
-
-
-def _safe_extract(tar: tarfile.TarFile, dest: Path, name: str) -> None:
-    if hasattr(tarfile, "data_filter"):  # 3.12+, and security releases of 3.9-3.11
-        try:
-            tar.extractall(dest, filter="data")
-        except tarfile.FilterError as exc:
-            raise DownloadError(f"{name}: unsafe member refused: {exc}") from None
-        return
-    members = []
-    for member in tar.getmembers():  # pragma: no cover - only on interpreters without filters
-        parts = Path(member.name).parts
-        if member.name.startswith("/") or ".." in parts or member.islnk() or member.issym():
-            raise DownloadError(f"{name}: unsafe member refused: {member.name}")
-        if member.isfile() or member.isdir():
-            members.append(member)
-    tar.extractall(dest, members=members)
+    return extract_tar(archive_path, root, dest)

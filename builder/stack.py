@@ -25,11 +25,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .arrays import RawArray
-from .cache import atomic_copy_all, atomic_write_text, scratch_dir, sha256_file
+from .cache import atomic_copy_all, scratch_dir, sha256_file
 from .console import info, step
 from .dependencies import applies_here, pip_check
 from .environments import PIP_ENV, Environment, create_environment, local_wheels
 from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
+from .index.requirements import REQUIREMENTS, write_requirements
 from .numpy_build import build_numpy, choose_source
 from .pypi import download_wheel
 from .runner import run
@@ -49,7 +50,6 @@ from .smoke import (
 from .verify import check_host_can_run
 from .wheelfile import Wheel
 
-REQUIREMENTS = "requirements-edge.txt"
 REPORT = "stack-report.json"
 NUMPY = "numpy"
 NUMPY_SOURCES = ("auto", "source", "pypi")
@@ -339,17 +339,6 @@ def _describe(
             )
         )
     return sorted(wheels, key=lambda w: w.name)
-
-
-def write_requirements(path: Path, wheels: Sequence[StackWheel]) -> Path:
-    """``name==version --hash=sha256:...`` per wheel: pip installs exactly these, nothing else."""
-    lines = [
-        "# The slim inference stack written by `python -m builder stack`. Install it with:",
-        f"#   pip install --no-index --require-hashes -r {REQUIREMENTS} --find-links DIR",
-        *(f"{w.name}=={w.version} --hash=sha256:{w.sha256}" for w in wheels),
-    ]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return path
 
 
 # -- verifying --------------------------------------------------------------------------------

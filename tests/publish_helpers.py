@@ -1,20 +1,18 @@
-"""Shared by test_publish and test_simple_index: small real wheels, real servers, fresh venvs."""
+"""Shared by the index tests (publish, simple_index, links, requirements): small real wheels,
+the real stack, fresh venvs installed from an index (the servers are in ``servers``)."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import functools
 import hashlib
 import io
 import os
-import socket
 import subprocess
 import sys
-import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -107,52 +105,6 @@ def stock_numpy_wheel() -> Path:
     if sys.version_info >= (3, 13):
         pytest.skip(f"numpy {SLIM_NUMPY_VERSION} has no wheels for CPython 3.13+")
     return download_wheel(f"numpy=={SLIM_NUMPY_VERSION}")
-
-
-# -- servers -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early with code {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"server did not listen on 127.0.0.1:{port} within {timeout:g} s")
-
-
-@contextlib.contextmanager
-def background(cmd: Sequence[str], port: int, log: Path, cwd: Path | None = None) -> Iterator[None]:
-    """Run a server on 127.0.0.1:port for the duration of the block, then stop it."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_for_port(port, process)
-            yield
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@contextlib.contextmanager
-def static_server(root: Path) -> Iterator[str]:
-    """``python -m http.server`` on loopback serving ``root``; yields the base URL."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-    with background(cmd, port, root.parent / f"http-server-{port}.log", cwd=root):
-        yield f"http://127.0.0.1:{port}/"
 
 
 # -- installing from an index --------------------------------------------------------------------

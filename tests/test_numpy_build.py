@@ -18,6 +18,7 @@ from builder.__main__ import main
 from builder.elf import needed_libraries
 from builder.environments import create_environment
 from builder.errors import BuildError, RecipeError
+from builder.index.sdist import Sdist
 from builder.numpy_build import (
     BuiltNumpy,
     _build_lock,
@@ -31,7 +32,6 @@ from builder.numpy_build import (
 )
 from builder.pypi import download_wheel
 from builder.runner import run
-from builder.sdist import Sdist
 from builder.slim_recipe import load_slim_recipe
 from builder.strip import is_elf
 from builder.verify import verify_wheels
@@ -231,7 +231,6 @@ def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
         waited = time.monotonic() - started
     holder.wait(10)
     assert waited > 0.5
-
 
 
 def test_builds_run_in_the_same_place_whatever_the_cache(

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import http.server
+import base64
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from publish_helpers import (
     SLIM_NUMPY_VERSION,
-    background,
-    free_port,
     install_from_index,
     installed_versions,
     make_wheel,
@@ -27,16 +25,14 @@ from publish_helpers import (
     stock_numpy_wheel,
     tflite_runtime_wheel,
 )
+from servers import Answer, Request, background, free_port, serve
 
 from builder.cache import sha256_file
 from builder.errors import PublishError
-from builder.publish import (
-    RetryPolicy,
-    collect,
-    parse_size,
-    publish,
-    requirements_text,
-)
+from builder.index.budget import collect, parse_size
+from builder.index.http import RetryPolicy
+from builder.index.publish import publish
+from builder.index.requirements import requirements_text
 
 # passlib (htpasswd for pypiserver) still imports the stdlib crypt module.
 pytestmark = pytest.mark.filterwarnings("ignore:'crypt' is deprecated:DeprecationWarning")
@@ -199,7 +195,7 @@ def test_not_a_wheel_and_two_versions_of_one_project_are_refused(tmp_path: Path)
 def test_requirements_pin_every_file_by_hash(tmp_path: Path) -> None:
     a = make_wheel(tmp_path, "Edge_Pkg", "1.0", b"a", requires=["numpy>=1.23"])
     b = make_wheel(tmp_path, "numpy", "1.26.4+slim", b"b")
-    text = requirements_text(collect([a, b]), "https://index.example/simple/")
+    text = requirements_text(collect([a, b]), "--index-url https://index.example/simple/")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines == [
         "edge-pkg==1.0 \\",
@@ -288,55 +284,101 @@ def test_server_not_running_is_one_line_after_retries(tmp_path: Path) -> None:
     assert not (tmp_path / "requirements-edge.txt").exists()
 
 
-class _StubIndex(http.server.BaseHTTPRequestHandler):
-    """Answers uploads with a fixed status and lists no files; counts the uploads."""
-
-    status = 503
-    uploads = 0
-
-    def do_GET(self) -> None:
-        self.send_error(404)
-
-    def do_POST(self) -> None:
-        type(self).uploads += 1
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_error(self.status)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def attempts_in(message: str) -> int:
+    """The number of attempts a failure message states ("... (after 3 attempts)")."""
+    match = re.search(r"\(after (\d+) attempts?\)", message)
+    assert match, message
+    return int(match.group(1))
 
 
-@pytest.mark.parametrize(("status", "runs"), [(503, 3), (400, 1)])
-def test_5xx_is_retried_with_backoff_but_a_4xx_never(
+def uploads_fail_with(status: int) -> Callable[[Request], Answer]:
+    """An index that lists nothing (404) and answers every upload with ``status``."""
+    return lambda request: Answer(status if request.method == "POST" else 404)
+
+
+CREDENTIALS = {"TWINE_USERNAME": "user-x", "TWINE_PASSWORD": "p-secret"}
+
+
+def publish_fails(wheel: Path, url: str, retries: int, match: str | None = None) -> str:
+    """``publish`` to ``url`` with a quick backoff must fail; the message."""
+    with pytest.raises(PublishError, match=match) as info:
+        publish(
+            [wheel],
+            url,
+            requirements=wheel.parent / "requirements-edge.txt",
+            retry=RetryPolicy(retries=retries, backoff=0.01),
+            environ=CREDENTIALS,
+        )
+    return str(info.value)
+
+
+@pytest.mark.parametrize(("status", "runs"), [(503, 3), (500, 3), (429, 3), (400, 1)])
+def test_5xx_and_429_are_retried_with_backoff_but_a_4xx_never(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int, runs: int
 ) -> None:
-    handler = type("Handler", (_StubIndex,), {"status": status, "uploads": 0})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        wheel = make_wheel(tmp_path, "eta-pkg", "1.0", b"h")
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        with pytest.raises(PublishError, match=f"cannot upload {wheel.name}.*{status}"):
-            publish(
-                [wheel],
-                url,
-                requirements=tmp_path / "requirements-edge.txt",
-                retry=RetryPolicy(retries=2, backoff=0.01),
-                environ={"TWINE_USERNAME": "user-x", "TWINE_PASSWORD": "p-secret"},
-            )
-    finally:
-        server.shutdown()
-        server.server_close()
+    wheel = make_wheel(tmp_path, "eta-pkg", "1.0", b"h")
+    with serve(uploads_fail_with(status)) as server:
+        message = publish_fails(wheel, server.url, 2, f"cannot upload {wheel.name}.*{status}")
     output = capsys.readouterr().err
     assert output.count("retrying in") == runs - 1
-    assert output.count("twine upload") == runs
-    # twine itself re-posts a 5xx a few times at once; our backoff spaces out its runs.
-    if status >= 500:
-        assert handler.uploads >= runs
-    else:
-        assert handler.uploads == 1
+    assert output.count("twine_once upload") == runs
+    # One request per attempt: twine's own retries are off, so they no longer multiply ours.
+    assert len(server.paths("POST")) == runs
+    if runs > 1:
+        assert attempts_in(message) == runs
+    assert "p-secret" not in message + output
     assert not (tmp_path / "requirements-edge.txt").exists()
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_against_an_index_answering_500_the_message_counts_the_requests_it_got(
+    tmp_path: Path, retries: int
+) -> None:
+    """Every request answered 500: reading the index fails, and says after how many requests."""
+    wheel = make_wheel(tmp_path, "theta-pkg", "1.0", b"t")
+    with serve(lambda request: Answer(500)) as server:
+        message = publish_fails(wheel, server.url, retries)
+    assert message.startswith(f"cannot read {server.url}simple/theta-pkg/: HTTP 500")
+    assert len(server.requests) == attempts_in(message) == retries + 1
+    assert server.paths("POST") == []
+
+
+def test_the_index_is_read_with_the_credentials_and_a_refusal_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wheel = make_wheel(tmp_path, "lambda-pkg", "1.0", b"l")
+    with serve(lambda request: Answer(401)) as server:
+        message = publish_fails(wheel, server.url, 2, "the index refused the credentials")
+    assert message.startswith(f"cannot read {server.url}simple/lambda-pkg/: HTTP 401")
+    sent = base64.b64encode(b"user-x:p-secret").decode()
+    assert [r.headers.get("Authorization") for r in server.requests] == [f"Basic {sent}"]
+    assert "p-secret" not in message + capsys.readouterr().err
+
+
+def test_the_cli_states_the_uploads_the_index_received(tmp_path: Path) -> None:
+    """The issue's case through the command line: 15 POSTs for "--retries 2" before."""
+    wheel = make_wheel(tmp_path / "dist", "iota-pkg", "1.0", b"i")
+    with serve(uploads_fail_with(500)) as server:
+        args = ["publish", str(wheel), "--repository-url", server.url, "--retries", "1"]
+        result = builder_cli(args, tmp_path, CREDENTIALS)
+    assert_one_line_error(result, f"cannot upload {wheel.name}", "500", "nothing was uploaded")
+    assert len(server.paths("POST")) == attempts_in(result.last_line) == 2
+    assert "retrying in 1 s" in result.output
+
+
+def test_twine_once_makes_one_request_where_twine_makes_several(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "kappa-pkg", "1.0", b"k")
+    env = {**os.environ, **CREDENTIALS, "NO_COLOR": "1"}
+    posts = {}
+    for module in ("twine", "builder.index.twine_once"):
+        with serve(uploads_fail_with(503)) as server:
+            cmd = [sys.executable, "-m", module, "upload", "--non-interactive"]
+            cmd += ["--repository-url", server.url, str(wheel)]
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and "HTTPError: 503" in proc.stdout + proc.stderr
+        posts[module] = len(server.paths("POST"))
+    assert posts["builder.index.twine_once"] == 1
+    assert posts["twine"] > 1  # twine's own re-posts: why twine_once exists
 
 
 # -- the real stack ------------------------------------------------------------------------------

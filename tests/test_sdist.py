@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.server
 import io
 import json
 import os
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+from servers import Answer, Request, StubServer, serve
 
 from builder.errors import DownloadError, RecipeError
-from builder.numpy_build import check_sdist_options, plan_for
-from builder.sdist import (
-    JSON_TYPE,
+from builder.index import http
+from builder.index.links import JSON_TYPE
+from builder.index.sdist import (
     Sdist,
     fetch_sdist,
     find_sdist,
@@ -30,6 +29,7 @@ from builder.sdist import (
     read_member,
     unpack_sdist,
 )
+from builder.numpy_build import check_sdist_options, plan_for
 
 
 def make_sdist(name: str, version: str, files: dict[str, bytes], links: bool = False) -> bytes:
@@ -47,27 +47,28 @@ def make_sdist(name: str, version: str, files: dict[str, bytes], links: bool = F
 
 
 class Index:
-    """A tiny index serving /simple/<project>/ and the files, in HTML or JSON as asked."""
+    """A tiny index serving /simple/demo-pkg/ and the files, in HTML or JSON as asked."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.meta: dict[str, dict[str, object]] = {}
         self.json = False
-        self.requests: list[str] = []
         self.auth: str | None = None  # "user:password" that requests must carry
+        self.server = StubServer("")
 
     def add(self, filename: str, data: bytes, sha256: str | None = None, **meta: object) -> None:
         self.files[filename] = data
         self.meta[filename] = {"sha256": sha256 or hashlib.sha256(data).hexdigest(), **meta}
 
-    def page(self, accept: str) -> tuple[bytes, str]:
+    def page(self, accept: str) -> Answer:
         if self.json and JSON_TYPE in accept:
             files = [
                 {"filename": f, "url": f"../../files/{f}", "hashes": {"sha256": m["sha256"]},
                  "requires-python": m.get("requires_python"), "yanked": m.get("yanked", False)}
                 for f, m in self.meta.items()
             ]  # fmt: skip
-            return json.dumps({"meta": {"api-version": "1.0"}, "files": files}).encode(), JSON_TYPE
+            body = json.dumps({"meta": {"api-version": "1.0"}, "files": files}).encode()
+            return Answer(200, body, JSON_TYPE)
         anchors = []
         for filename, meta in self.meta.items():
             extra = ""
@@ -76,46 +77,33 @@ class Index:
             if meta.get("yanked"):
                 extra += " data-yanked"
             anchors.append(f'<a href="/files/{filename}#sha256={meta["sha256"]}"{extra}>x</a>')
-        return ("<html><body>" + "".join(anchors) + "</body></html>").encode(), "text/html"
+        return Answer(
+            200, ("<html><body>" + "".join(anchors) + "</body></html>").encode(), "text/html"
+        )
+
+    def answer(self, request: Request) -> Answer:
+        wanted = self.auth and "Basic " + base64.b64encode(self.auth.encode()).decode()
+        if wanted and request.headers.get("Authorization") != wanted:
+            return Answer(401)
+        if request.path == "/simple/demo-pkg/":
+            return self.page(request.headers.get("Accept", ""))
+        if request.path.startswith("/files/") and request.path[7:] in self.files:
+            return Answer(200, self.files[request.path[7:]])
+        return Answer(404)
+
+    @property
+    def downloads(self) -> list[str]:
+        return [p for p in self.server.paths() if p.startswith("/files/")]
 
 
 @pytest.fixture
 def index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Index]:
     state = Index()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests.append(self.path)
-            wanted = state.auth and "Basic " + base64.b64encode(state.auth.encode()).decode()
-            if wanted and self.headers.get("Authorization") != wanted:
-                self.send_error(401)
-                return
-            if self.path == "/simple/demo-pkg/":
-                body, kind = state.page(self.headers.get("Accept", ""))
-            elif self.path.startswith("/files/") and self.path[7:] in state.files:
-                body, kind = state.files[self.path[7:]], "application/octet-stream"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_port}/simple/")
-    monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
-    try:
+    with serve(state.answer) as server:
+        state.server = server
+        monkeypatch.setenv("PIP_INDEX_URL", f"{server.url}simple/")
+        monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def add_releases(index: Index) -> None:
@@ -149,9 +137,9 @@ def test_download_is_hash_checked_cached_and_readable(index: Index, tmp_path: Pa
     assert sdist.path.read_bytes() == index.files["demo_pkg-1.5.tar.gz"]
     assert read_member(sdist, "PKG-INFO") == "Version: 1.5\n"
     assert read_member(sdist, "meson.options") is None
-    downloads = [r for r in index.requests if r.startswith("/files/")]
+    assert index.downloads == ["/files/demo_pkg-1.5.tar.gz"]
     assert fetch_sdist("demo-pkg", "1.5") == sdist
-    assert [r for r in index.requests if r.startswith("/files/")] == downloads  # cached
+    assert index.downloads == ["/files/demo_pkg-1.5.tar.gz"]  # cached, hash checked
     root = unpack_sdist(sdist, tmp_path / "unpacked")
     assert (root / "PKG-INFO").read_text() == "Version: 1.5\n"
 
@@ -195,10 +183,16 @@ def test_unsafe_archives_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "outside").exists()
 
 
-def test_an_unreachable_index_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_index_is_a_clear_error_after_retries(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(http, "DEFAULT_RETRY", http.RetryPolicy(retries=1, backoff=0.01))
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    with pytest.raises(DownloadError, match="cannot connect"):
+    with pytest.raises(DownloadError) as info:
         list_sdists("numpy")
+    assert str(info.value).startswith("cannot read http://127.0.0.1:9/simple/numpy/: ")
+    assert "refused" in str(info.value) and str(info.value).endswith("(after 2 attempts)")
+    assert capsys.readouterr().err.count("retrying in 0.01 s") == 1
 
 
 # -- the real numpy sdists -----------------------------------------------------------------------

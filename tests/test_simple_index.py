@@ -15,14 +15,15 @@ from publish_helpers import (
     installed_versions,
     make_wheel,
     slim_numpy_wheel,
-    static_server,
     tflite_runtime_wheel,
 )
+from servers import static_server
 
 from builder.cache import sha256_file
 from builder.errors import PublishError
-from builder.publish import collect, write_requirements
-from builder.simple_index import build_index
+from builder.index.budget import collect
+from builder.index.requirements import write_requirements
+from builder.index.simple_index import build_index
 
 HREF_RE = re.compile(r'<a href="([^"]+)"([^>]*)>([^<]+)</a>')
 
@@ -129,7 +130,7 @@ def test_static_index_serves_the_stack_with_hash_pinned_requirements(tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     requirements = tmp_path / "requirements-edge.txt"
-    write_requirements(requirements, collect(sorted(dist.glob("*.whl"))))
+    write_requirements(requirements, collect(sorted(dist.glob("*.whl"))), "--index-url URL")
     with static_server(out) as url:
         env, _ = install_from_index(
             tmp_path / "venv", url, ["--require-hashes", "-r", str(requirements)]

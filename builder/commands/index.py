@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..console import console
+from ..index.simple_index import build_index
 from ..report import add_report_option, write_report
-from ..simple_index import build_index
 
 NAME = "index"
 HELP = "write a static PEP 503 simple index of the wheels in a directory"

@@ -7,17 +7,10 @@ from pathlib import Path
 
 from ..console import console
 from ..errors import PublishError
-from ..publish import (
-    DEFAULT_MAX_SIZE,
-    DEFAULT_REQUIREMENTS,
-    DEFAULT_RETRIES,
-    RetryPolicy,
-    candidates_dict,
-    check_only,
-    format_size,
-    parse_size,
-    publish,
-)
+from ..index.budget import DEFAULT_MAX_SIZE, candidates_dict, check_only, format_size, parse_size
+from ..index.http import DEFAULT_RETRY, RetryPolicy
+from ..index.publish import publish
+from ..index.requirements import REQUIREMENTS
 from ..report import add_report_option, write_report
 
 NAME = "publish"
@@ -51,17 +44,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--requirements",
         type=Path,
-        default=DEFAULT_REQUIREMENTS,
+        default=Path(REQUIREMENTS),
         metavar="FILE",
-        help=f"hash-pinned requirements to write (default {DEFAULT_REQUIREMENTS})",
+        help=f"hash-pinned requirements to write (default {REQUIREMENTS})",
     )
     parser.add_argument(
         "--retries",
         type=int,
-        default=DEFAULT_RETRIES,
+        default=DEFAULT_RETRY.retries,
         metavar="N",
-        help="further attempts after a connection error or 5xx, with exponential backoff "
-        f"(default {DEFAULT_RETRIES}; a 4xx is never retried)",
+        help="further attempts after a connection error, 5xx or 429, with exponential backoff "
+        f"(default {DEFAULT_RETRY.retries}; a 4xx is never retried; each attempt is one request: "
+        "twine's own retries are off)",
     )
     parser.add_argument(
         "--check-only",
@@ -97,7 +91,7 @@ def execute(args: argparse.Namespace) -> int:
         index_url=args.index_url,
         max_size=args.max_size,
         requirements=args.requirements,
-        retry=RetryPolicy(retries=args.retries),
+        retry=RetryPolicy(retries=args.retries, backoff=DEFAULT_RETRY.backoff),
     )
     write_report(args.report, result.to_dict())
     uploaded = sum(p.status == "uploaded" for p in result.files)

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
 
-from .cache import sha256_file
-from .console import info, step
-from .errors import PublishError
-from .wheelfile import Wheel
+from ..cache import sha256_file
+from ..console import info, step
+from ..errors import PublishError
+from ..wheelfile import Wheel
 
 GENERATOR = "tflite-edge-builder"
 GENERATOR_META = f'<meta name="generator" content="{GENERATOR}">'
