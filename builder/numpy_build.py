@@ -280,10 +280,13 @@ def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) 
     started = time.monotonic()
     with _work_dir(key) as tmp:
         root = unpack_sdist(sdist, tmp / "src")
-        wheel = Wheel.open(_run_build(plan, root, tmp / "dist"))
+        log = where.with_name(f"{where.name}.log")
+        log.unlink(missing_ok=True)
+        info(f"    meson and compiler output: {log}")
+        wheel = Wheel.open(_run_build(plan, root, tmp / "dist", log))
         _drop_build_noise(wheel)
         sizes = _strip(wheel, plan)
-        tagged = _repair(wheel.write(tmp / "edited"), plan, tmp / "repaired")
+        tagged = _repair(wheel.write(tmp / "edited"), plan, tmp / "repaired", log)
         shutil.rmtree(where, ignore_errors=True)
         final = Wheel.open(tagged).write(where)  # deterministic zip, whatever wrote it before
     built = BuiltNumpy(
@@ -349,7 +352,7 @@ def build_environment(plan: BuildPlan) -> dict[str, str]:
     return {**dict(plan.family.env), "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
 
 
-def _run_build(plan: BuildPlan, root: Path, out: Path) -> Path:
+def _run_build(plan: BuildPlan, root: Path, out: Path, log: Path) -> Path:
     if importlib.util.find_spec("build") is None:
         raise BuildError("the `build` package is not installed here: pip install build")
     command = [
@@ -357,7 +360,12 @@ def _run_build(plan: BuildPlan, root: Path, out: Path) -> Path:
         f"-C{BUILD_DIR_SETTING}={root / BUILD_DIR_NAME}", root,
     ]  # fmt: skip
     try:
-        run(command, env=build_environment(plan))
+        run(
+            command,
+            env=build_environment(plan),
+            log_file=log,
+            progress=f"building numpy {plan.version}",
+        )
     except CommandError as exc:
         raise BuildError(f"numpy {plan.version} did not build: {exc}") from None
     wheels = sorted(out.glob("*.whl"))
@@ -401,11 +409,11 @@ def _strip(wheel: Wheel, plan: BuildPlan) -> dict[str, tuple[int, int]]:
     return sizes
 
 
-def _repair(path: Path, plan: BuildPlan, out: Path) -> Path:
+def _repair(path: Path, plan: BuildPlan, out: Path, log: Path) -> Path:
     """Linux: the true manylinux tag (``builder.manylinux``); other platforms' tags are true."""
     if not plan.platform.startswith("linux"):
         return path
-    return manylinux.repair(path, out)
+    return manylinux.repair(path, out, log_file=log)
 
 
 def _load_cached(where: Path) -> BuiltNumpy | None:

@@ -408,9 +408,11 @@ def repair_step(plan: Plan) -> Step | None:
 
 def _repair(plan: Plan, state: BuildState, step: Step) -> None:
     assert state.wheel is not None
-    out = plan.work / "repaired"
-    shutil.rmtree(out, ignore_errors=True)
-    state.wheel = manylinux.repair(state.wheel, out, log_file=plan.log_file)
+    out, final = plan.work / "repaired", plan.work / "final"
+    for directory in (out, final):
+        shutil.rmtree(directory, ignore_errors=True)
+    repaired = manylinux.repair(state.wheel, out, log_file=plan.log_file)
+    state.wheel = Wheel.open(repaired).write(final)  # a deterministic zip, as before auditwheel
     tag = manylinux.platform_tag(state.wheel)
     step.reason = tag
     if plan.platform.manylinux and tag != plan.platform.manylinux:
