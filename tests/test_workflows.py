@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -237,7 +238,9 @@ def test_the_builder_accepts_every_build_the_workflow_names(
     for combo in matrix("stack"):
         platform, python = combo["platform"], combo["python"]
         windows = platform.startswith("win")
-        given = sys.executable if windows and python == running_version() else python
+        bits = "32" if platform == "win32" else "64"
+        ours = python == running_version() and bits == str(struct.calcsize("P") * 8)
+        given = sys.executable if windows and ours else python  # a path of the right width
         report = tmp_path / f"{platform}-{python}.json"
         build = ["build", "tflite-runtime", "--tf-version", tf_version, "--platform", platform]
         assert main([*build, "--python", given, "--dry-run", "--report", str(report)]) == 0

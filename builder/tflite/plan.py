@@ -48,7 +48,7 @@ RECIPE = "tflite-runtime"
 def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan:
     recipe = recipe or load_tflite_recipe()
     platform = _pick(recipe.platforms, request.platform, "platform")
-    python, given = parse_python(request.python)
+    python, given = parse_python(request.python, platform.interpreter_arch)
     kind = _source_kind(request)
     if request.deps_dir is not None and not request.deps_dir.is_dir():
         raise BuildError(f"--deps-dir {request.deps_dir}: no such directory")

@@ -256,7 +256,14 @@ def script_env(plan: Plan) -> dict[str, str]:
         # it configures, the host tools and ExternalProjects (flatc) included.
         env["CMAKE_C_COMPILER_LAUNCHER"] = env["CMAKE_CXX_COMPILER_LAUNCHER"] = plan.ccache
         env["CCACHE_DIR"] = str(ccache_dir())
+        env["CCACHE_BASEDIR"] = str(ccache_basedir(plan))
     return env
+
+
+def ccache_basedir(plan: Plan) -> Path:
+    """Paths below this are hashed relative to the compile's directory, so the build trees of
+    several CPythons (one per work directory when the source is downloaded) share objects."""
+    return plan.tree if plan.source_kind == TREE else plan.work.parent
 
 
 def ccache_dir() -> Path:
