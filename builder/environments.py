@@ -104,9 +104,13 @@ def _short(requirements: list[str]) -> list[str]:
     return [Path(r).name if os.sep in r else r for r in requirements]
 
 
+# pip's ERROR lines that only inform (yanked releases it skipped); the reason comes after them.
+_NOT_THE_REASON = ("ERROR: Ignored the following",)
+
+
 def _pip_reason(exc: CommandError) -> str:
     lines = [line.strip() for line in exc.output.splitlines() if line.strip()]
     for line in lines:
-        if line.startswith("ERROR:"):
+        if line.startswith("ERROR:") and not line.startswith(_NOT_THE_REASON):
             return line[len("ERROR:") :].strip()
     return lines[-1] if lines else str(exc)
