@@ -51,7 +51,14 @@ from .smoke import (
 )
 from .strip import is_bundled_library, is_elf, strip_elf, strip_tool
 from .trace import TracedUse, group_units, linked_closure, traced_members
-from .verify import VerifyResult, check_host_can_run, conflicts, runtime_for, verify_wheels
+from .verify import (
+    VerifyResult,
+    check_host_can_run,
+    check_operators,
+    conflicts,
+    runtime_for,
+    verify_wheels,
+)
 from .wheelfile import Wheel, check_local_label
 from .workspace import Workspace
 
@@ -169,6 +176,7 @@ def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
         raise VerificationError(clashes[0])
     recipe = load_slim_recipe(source.name, source.version)
     models = load_models(options.models)
+    check_operators(runtime_wheel, models)
     result = SlimResult(input=source.path, runtime=str(runtime))
     result.input_bytes = source.path.stat().st_size
     result.installed_before = source.installed_size()

@@ -26,6 +26,7 @@ from .environments import Environment, create_environment
 from .errors import EnvironmentSetupError, UnsupportedPlatformError
 from .interpreters import find as find_python
 from .interpreters import running_version
+from .opset import check_models, registered_in
 from .pypi import release_pin
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .smoke import (
@@ -108,6 +109,14 @@ def runtime_for(wheels: Sequence[Wheel], spec: str | None) -> tuple[Runtime, Whe
     return resolve_runtime(spec), None
 
 
+def check_operators(runtime_wheel: Wheel | None, models: Sequence[SmokeModel]) -> None:
+    """A selective runtime (built ``--ops-from``) refuses, before anything runs, a model that
+    needs an operator it was not built with, naming both."""
+    registered = registered_in(runtime_wheel) if runtime_wheel is not None else None
+    if registered is not None:
+        check_models(registered, [m.path for m in models])
+
+
 def conflicts(runtime: Runtime, wheels: Sequence[Wheel]) -> list[str]:
     """Why these wheels cannot work with this runtime, from the runtime recipe's constraints."""
     version = runtime.pinned_version()
@@ -180,6 +189,7 @@ def verify_wheels(
     interpreter = None if python in (None, running_version()) else find_python(python)
     chosen, runtime_wheel = runtime_for(wheels, runtime)
     suite = load_models(models)
+    check_operators(runtime_wheel, suite)
     step(f"verifying {', '.join(w.filename for w in wheels)} with {chosen}")
     precheck = {m.name: r for m in suite if (r := _precheck(m, chosen, runtime_wheel)) is not None}
     runnable = [m for m in suite if m.name not in precheck]

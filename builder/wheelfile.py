@@ -74,6 +74,7 @@ class Wheel:
         self._removed: set[str] = set()
         self._replaced: dict[str, bytes] = {}
         self._requires: list[str] | None = None
+        self._description_note: str | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -191,6 +192,24 @@ class Wheel:
             raise WheelError("RECORD is regenerated on write and cannot be replaced")
         self._replaced[name] = data
 
+    def add(self, name: str, data: bytes) -> None:
+        """Add a file to the wheel's payload (never to .dist-info or .data: metadata changes go
+        through the ``set_*`` methods, so RECORD and METADATA stay consistent)."""
+        parts = name.split("/")
+        if not name or name.startswith("/") or "\\" in name or "\x00" in name or ".." in parts:
+            raise WheelError(f"{self.path.name}: cannot add {name!r}: not a relative path")
+        if parts[0].endswith((".dist-info", ".data")):
+            raise WheelError(f"{self.path.name}: cannot add {name}: metadata is not added")
+        if name in self._members and name not in self._removed:
+            raise WheelError(f"{self.path.name}: cannot add {name}: it exists")
+        self._members[name] = Member(name, len(data), -1, False)
+        self._removed.discard(name)
+        self._replaced[name] = data
+
+    def set_description_note(self, note: str) -> None:
+        """A paragraph appended to the METADATA description (what a build made of the wheel)."""
+        self._description_note = note
+
     def set_local_version(self, label: str) -> None:
         """Give the wheel a PEP 440 local version label (``1.26.4`` -> ``1.26.4+slim``)."""
         check_local_label(label)
@@ -265,6 +284,11 @@ class Wheel:
                 continue
             out.append(header)
         out.extend(f"Requires-Dist: {r}\n" for r in self._requires or [])
+        if self._description_note:
+            body = (
+                body.rstrip("\n") + ("\n\n" if body.strip() else "") + self._description_note + "\n"
+            )
+            sep = sep or "\n"
         return ("".join(out) + sep + body).encode("utf-8")
 
     def _edited_wheel_file(self, text: str) -> bytes:

@@ -147,3 +147,20 @@ def test_shipped_patches_have_headers_and_are_all_used() -> None:
         patch = parse_patch(path)
         assert len(patch.description.splitlines()) >= 3, f"{path.name}: say what and why"
         assert path.parent.name in patch.description, f"{path.name}: name the TF version"
+
+
+def test_a_tree_patched_by_an_older_series_gets_only_the_rest(tmp_path: Path) -> None:
+    """A tree that carries the first patches of the series (an older, shorter series) keeps
+    them and receives the others; the result is the whole series applied once."""
+    patches = _patches("2.21.0")
+    older = make_tree(tmp_path / "older", "2.21.0")
+    apply_patches(older, patches[:5])
+    outcomes = apply_patches(older, patches)
+    assert [o.status for o in outcomes] == [ALREADY_APPLIED] * 5 + [APPLIED] * (len(patches) - 5)
+    fresh = make_tree(tmp_path / "fresh", "2.21.0")
+    apply_patches(fresh, patches)
+    wrapper = "tensorflow/lite/python/interpreter_wrapper/interpreter_wrapper.cc"
+    for name in (SCRIPT, CMAKELISTS, wrapper):
+        assert (older / name).read_text() == (fresh / name).read_text(), name
+    assert "#ifdef TFLITE_EDGE_SELECTED_OPS" in (fresh / wrapper).read_text()
+    assert "if(TFLITE_EDGE_SELECTED_OPS_SOURCE)" in (fresh / CMAKELISTS).read_text()

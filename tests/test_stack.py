@@ -12,13 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, cli
+from conftest import TFLITE_DEFAULT, assert_one_line_error, cli
 
 from builder.cache import sha256_file
 from builder.environments import create_environment
 from builder.runtimes import resolve_runtime
 from builder.smoke import run_suite
 from builder.stack import REPORT, REQUIREMENTS
+from builder.wheelfile import Wheel
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -80,6 +81,7 @@ def test_stack_writes_the_wheels_and_a_requirements_file_whose_hashes_match(
     assert report["total_bytes"]["before"] == sum(report["stock_stack"].values())
     assert report["verification"]["pip_check"] == []
     assert all(m["identical"] for m in report["verification"]["models"])
+    assert sha256_file(built) == before, "the input wheel is never modified"
 
 
 @pytest.mark.slow
@@ -99,3 +101,45 @@ def test_the_requirements_file_installs_offline_and_runs_the_smoke_models(
     suite = run_suite(env.python)
     assert suite.ok, suite.results
     assert len(suite.results) == 6
+
+
+# -- a runtime built here: --runtime-wheel -------------------------------------------------------
+
+
+def test_runtime_and_runtime_wheel_together_are_refused(
+    run_cli: Cli, tmp_path: Path, stock_numpy: Path
+) -> None:
+    both = run_cli("stack", "--runtime", "tflite-runtime", "--runtime-wheel", stock_numpy,
+                   "--out", tmp_path / "out")  # fmt: skip
+    assert "give --runtime or --runtime-wheel, not both" in assert_one_line_error(both)
+    not_a_runtime = run_cli("stack", "--runtime-wheel", stock_numpy, "--out", tmp_path / "out")
+    line = assert_one_line_error(not_a_runtime)
+    assert f"{stock_numpy.name} is not a TensorFlow Lite runtime wheel" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_runtime_no_index_has_builds_the_stack(runtime_wheel: Path, tmp_path: Path) -> None:
+    """PyPI's tflite-runtime relabelled 2.14.0+edge stands in for a runtime built here: no index
+    has that version, so the stack can only install it by name from the private find-links."""
+    if not TFLITE_DEFAULT:
+        pytest.skip("tflite-runtime 2.14 wheels exist for CPython <= 3.11 only")
+    wheel = Wheel.open(runtime_wheel)
+    wheel.set_local_version("edge")
+    built = wheel.write(tmp_path / "built")
+    before = sha256_file(built)
+    out = tmp_path / "out"
+    proc = cli("stack", "--runtime-wheel", built, "--numpy-from", "pypi", "--out", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / REPORT).read_text())
+    runtime = next(w for w in report["wheels"] if w["name"] == "tflite-runtime")
+    assert runtime["version"] == "2.14.0+edge.slim"
+    assert runtime["origin"] == "built here, slimmed"
+    assert runtime["bytes"]["before"] == built.stat().st_size
+    assert report["runtime"] == "tflite-runtime==2.14.0+edge"
+    assert report["stock_stack"][built.name] == built.stat().st_size
+    numpy = next(w for w in report["wheels"] if w["name"] == "numpy")
+    assert numpy["version"].startswith("1.26."), "the runtime's numpy<2 constraint holds"
+    assert all(m["identical"] for m in report["verification"]["models"])
+    assert sha256_file(built) == before, "the input wheel is never modified"

@@ -18,8 +18,10 @@ from packaging.utils import parse_wheel_filename
 
 from builder.__main__ import main
 from builder.interpreters import running_version
+from builder.opset import OPS_MEMBER, needed_by
 from builder.recipes import project_root
 from builder.tflite.model import BuildRequest
+from builder.tflite.patches import parse_patch
 from builder.tflite.plan import find_ccache, make_plan, render_plan
 from builder.wheelfile import Wheel
 
@@ -46,8 +48,7 @@ BUILD = ["build", "tflite-runtime"]
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """A private cache, config dir (lock file) and copy of the recipes."""
     recipes = tmp_path / "recipes"
-    recipes.mkdir()
-    shutil.copy(project_root() / "recipes" / "tflite-runtime.toml", recipes)
+    shutil.copytree(project_root() / "recipes", recipes)
     cache = tmp_path / "cache"
     monkeypatch.setenv("TFLITE_EDGE_BUILDER_RECIPES", str(recipes))
     monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(cache))
@@ -61,9 +62,9 @@ def _plan(env: dict[str, Path], **kwargs: object) -> list[str]:
 
 
 def _patch_lines(version: str, names: list[str]) -> list[str]:
-    cmake = "tensorflow/lite/CMakeLists.txt"
+    root = project_root() / "patches" / "tflite-runtime" / version
     return [
-        f"      patches/tflite-runtime/{version}/{n} -> {cmake if 'pyd' in n else SCRIPT}"
+        f"      patches/tflite-runtime/{version}/{n} -> {', '.join(parse_patch(root / n).targets)}"
         for n in names
     ]
 
@@ -84,7 +85,8 @@ def test_win32_plan_line_by_line(env: dict[str, Path]) -> None:
     tree = work / "tensorflow-2.16.1"
     wheel = "tflite_runtime-2.16.1-cp312-cp312-win32.whl"
     expected = [
-        "tflite-runtime 2.16.1 (release) for win32, CPython 3.12 (dry run: nothing was executed)",
+        "tflite-runtime 2.16.1 (release, profile speed) for win32, CPython 3.12 (dry run: nothing "
+        "was executed)",
         " 1. Get the TensorFlow 2.16.1 source",
         f"      download {URL.format(v='2.16.1')} -> "
         f"{env['cache']}/tflite-runtime/downloads/tensorflow-2.16.1.tar.gz",
@@ -130,7 +132,7 @@ def test_win32_plan_line_by_line(env: dict[str, Path]) -> None:
         "      env TFLITE_CMAKE_GENERATOR_PLATFORM=Win32",
         f"      env TFLITE_CMAKE_INITIAL_CACHE={work}/initial-cache.cmake",
         f"      $ bash {SCRIPT} windows   (in {tree})",
-        " 7. Write the numpy requirement the build implies",
+        " 7. Write what the build implies into the wheel's metadata",
         "      Requires-Dist numpy follows from the numpy headers the module was compiled with "
         "(their default C-API target) and upstream's own lower bound, e.g. numpy>=1.25,<3",
         " 8. Verify the wheel with builder.verify",
@@ -171,7 +173,7 @@ def test_linux_plan_for_the_newest_release(env: dict[str, Path]) -> None:
     work = env["cache"] / f"tflite-runtime/work/2.21.0-linux_x86_64-py{python}"
     tree = work / "tensorflow-2.21.0"
     lines = _plan(env, tf_version="2.21.0", platform="linux_x86_64", python=python)
-    assert lines[0].startswith("tflite-runtime 2.21.0 (release) for linux_x86_64")
+    assert lines[0].startswith("tflite-runtime 2.21.0 (release, profile speed) for linux_x86_64")
     assert f"      $ {sys.executable} -m venv {work}/venv" in lines  # the running CPython
     assert f'      set(TENSORFLOW_SOURCE_DIR "{tree}" CACHE PATH "")' in lines
     assert '      set(CMAKE_SHARED_LINKER_FLAGS "-s" CACHE STRING "")' in lines
@@ -280,7 +282,7 @@ def test_dry_run_checks_a_development_tree_without_touching_it(
     lines = _plan(env, tf_version="2.21.0.dev0", platform="linux_x86_64", source=tree,
                   deps_dir=deps)  # fmt: skip
     assert _digest(tree) == before
-    assert lines[0].startswith("tflite-runtime 2.21.0.dev0 (development build)")
+    assert lines[0].startswith("tflite-runtime 2.21.0.dev0 (development build, profile speed)")
     head = git(tree, "rev-parse", "HEAD")
     assert f"      env TFLITE_GIT_VERSION=v2.21.0.dev0-g{head[:12]}" in lines
     assert "      env VERSION_SUFFIX=.dev0" in lines
@@ -301,7 +303,7 @@ def test_a_tree_at_the_release_tag_builds_as_the_release(
     tree = make_tree(tmp_path / "tf", "2.21.0")
     commit = commit_all(tree, tag="v2.21.0")
     lines = _plan(env, tf_version="2.21.0", platform="linux_x86_64", source=tree)
-    assert lines[0].startswith("tflite-runtime 2.21.0 (release)")
+    assert lines[0].startswith("tflite-runtime 2.21.0 (release, profile speed)")
     assert f"      git checkout at tag v2.21.0 (commit {commit[:12]})" in lines
     assert "      env TFLITE_GIT_VERSION=v2.21.0" in lines
 
@@ -445,7 +447,7 @@ def test_a_failed_check_marks_the_later_steps_not_run(
         "venv": "not run",
         "cache": "not run",
         "script": "not run",
-        "requirements": "not run",
+        "metadata": "not run",
         "repair": "not run",
         "verify": "not run",
         "collect": "not run",
@@ -627,3 +629,112 @@ def test_multi_config_generator_gets_platform_and_release_config(
     assert (build_dir / "Release" / module).is_file() and not (build_dir / module).exists()
     wheel = Wheel.open(next(env["out"].glob("*.whl")))
     assert f"tflite_runtime/{module}" in wheel.names()
+
+
+# -- size profiles, selective runtimes, XNNPACK off ------------------------------------------------
+
+SMOKE = project_root() / "smoke_models"
+
+
+def test_a_selective_size_plan_lists_and_checks_the_operators(
+    env: dict[str, Path], tmp_path: Path
+) -> None:
+    tree = make_tree(tmp_path / "tf", "2.21.0")
+    before = _digest(tree)
+    lines = _plan(env, tf_version="2.21.0.dev0", platform="linux_x86_64", source=tree,
+                  profile="size", ops_from=(SMOKE,), xnnpack=False)  # fmt: skip
+    assert _digest(tree) == before
+    digest = needed_by([SMOKE]).digest()
+    assert lines[0].startswith(
+        f"tflite-runtime 2.21.0.dev0+ops.{digest}.noxnnpack (development build, profile size, "
+        "selective: 20 operators, without XNNPACK)"
+    )
+    assert "      CONV_2D: v1-8 registered" in lines
+    assert "      UNIDIRECTIONAL_SEQUENCE_LSTM: v1-4 registered" in lines
+    assert not any(line.startswith("      RESIZE_BILINEAR") for line in lines)
+    assert "      [checked] the tree registers every operator the models need" in lines
+    work = env["cache"] / "tflite-runtime/work/2.21.0.dev0-linux_x86_64-py3.12"
+    assert (
+        '      set(CMAKE_CXX_FLAGS_RELEASE "-Os -DNDEBUG -ffunction-sections -fdata-sections '
+        '-fvisibility=hidden -fvisibility-inlines-hidden" CACHE STRING "")' in lines
+    )
+    assert '      set(CMAKE_SHARED_LINKER_FLAGS "-s -Wl,--gc-sections" CACHE STRING "")' in lines
+    assert (
+        f'      set(TFLITE_EDGE_SELECTED_OPS_SOURCE "{work}/selected_ops.cc" CACHE PATH "")'
+        in lines
+    )
+    assert '      set(TFLITE_ENABLE_XNNPACK "OFF" CACHE BOOL "")' in lines
+    wheel = f"tflite_runtime-2.21.0.dev0+ops.{digest}.noxnnpack-cp312-cp312-manylinux_*_x86_64"
+    assert lines[-1] == f"Output wheel: {wheel}.whl"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--tf-version", "2.20.0", "--ops-from", str(SMOKE)],
+         "--ops-from needs a patch series with the selected-ops hook; the 2.20.0 series has none"),
+        (["--tf-version", "2.20.0", "--no-xnnpack"],
+         "--no-xnnpack needs a patch series with the xnnpack-off hook"),
+        (["--tf-version", "2.21.0", "--profile", "tiny"],
+         "unsupported profile 'tiny' (the recipe has: size, speed)"),
+        (["--tf-version", "2.21.0", "--ops-from", "/nonexistent.tflite"],
+         "/nonexistent.tflite: no such model file or directory"),
+        (["--tf-version", "2.21.0", "--ops-from", str(SMOKE / "manifest.toml")],
+         "manifest.toml: not a valid TensorFlow Lite model"),
+    ],
+)  # fmt: skip
+def test_selective_refusals_are_one_line(
+    env: dict[str, Path], capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    line = _refusal(capsys, [*extra, "--platform", "linux_x86_64", "--dry-run"])
+    assert message in line
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_selective_size_runtime_without_xnnpack_registers_only_its_models_operators(
+    env: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The generated resolver is compiled into the module (patch 0007) and registers exactly
+    the LSTM model's operator with upstream's version range; XNNPACK is off (patch 0008 lets
+    it configure); the wheel says what it can run and refuses another model up front."""
+    _needs_cmake()
+    python = running_version()
+    tag = "cp" + python.replace(".", "")
+    tree = make_tree(tmp_path / "tf", "2.21.0")
+    lstm = SMOKE / "lstm_stateful.tflite"
+    argv = [*BUILD, "--tf-version", "2.21.0.dev0", "--platform", "linux_x86_64", "--jobs", "2"]
+    argv += ["--source", str(tree), "--out", str(env["out"]), "--no-verify", "--no-repair"]
+    argv += ["--profile", "size", "--ops-from", str(lstm), "--no-xnnpack"]
+    assert main(argv) == 0
+    label = f"ops.{needed_by([lstm]).digest()}.noxnnpack"
+    name = f"tflite_runtime-2.21.0.dev0+{label}-{tag}-{tag}-linux_x86_64.whl"
+    wheel = Wheel.open(env["out"] / name)
+    registered = json.loads(wheel.read_text(OPS_MEMBER))
+    assert registered["builtin"] == {"UNIDIRECTIONAL_SEQUENCE_LSTM": [1, 4]}
+    assert registered["models"] == ["lstm_stateful.tflite"]
+    assert registered["label"] == f"2.21.0.dev0+{label}"
+    assert "Selective runtime: it registers only these 1 operators" in wheel.metadata_text()
+    assert "Without XNNPACK" in wheel.metadata_text()
+
+    venv = tmp_path / "probe-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel.path)], check=True)  # fmt: skip
+    probe = (
+        "import tflite_runtime._pywrap_tensorflow_interpreter_wrapper as w;"
+        "print(w.xnnpack(), *w.selected_ops())"
+    )
+    out = subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["False", "UNIDIRECTIONAL_SEQUENCE_LSTM:1-4", "delegates:1"]
+
+    capsys.readouterr()
+    other = SMOKE / "cnn_float32.tflite"
+    assert main(["verify", str(wheel.path), "--models", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"error: cnn_float32.tflite needs CONV_2D v1; this runtime (2.21.0.dev0+{label}) was "
+        "built for 1 operators of lstm_stateful.tflite" in " ".join(err.split())
+    )
+    assert "creating environment" not in err, "refused before any environment exists"

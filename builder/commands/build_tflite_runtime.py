@@ -61,6 +61,29 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "the builder's cache, so a build for a second Python reuses the objects)",
     )
     parser.add_argument(
+        "--profile",
+        default="speed",
+        metavar="NAME",
+        help="compiler flags from recipes/tflite-runtime.toml [profiles]: speed (upstream's, "
+        "the default) or size (-Os, unused code dropped by the linker)",
+    )
+    parser.add_argument(
+        "--ops-from",
+        type=Path,
+        nargs="+",
+        metavar="MODEL_OR_DIR",
+        help="build a selective runtime: register only the operators of these .tflite models "
+        "(directories: every .tflite in them); the wheel carries the operator set and a "
+        "+ops.<hash> version label",
+    )
+    parser.add_argument(
+        "--xnnpack",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="build with the XNNPACK delegate (default); --no-xnnpack: smaller, slower where "
+        "XNNPACK does the work",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print the full plan and touch nothing (a given tree is checked: version, line "
@@ -101,6 +124,9 @@ def execute(args: argparse.Namespace) -> int:
         repair=not args.no_repair,
         jobs=args.jobs,
         ccache=args.ccache,
+        profile=args.profile,
+        ops_from=tuple(args.ops_from or ()),
+        xnnpack=args.xnnpack,
     )
     plan = make_plan(request, load_tflite_recipe())
     _print(render_plan(plan))

@@ -10,9 +10,10 @@ from typing import Any
 
 from packaging.version import Version
 
+from ..opset import Needed, Registered
 from ..runner import format_command
 from .platforms import Platform
-from .recipe import TfliteRecipe, VersionRecipe
+from .recipe import Profile, TfliteRecipe, VersionRecipe
 
 PLANNED, EXECUTED, CHECKED, SKIPPED, NOT_RUN, FAILED = (
     "planned",
@@ -41,6 +42,9 @@ class BuildRequest:
     repair: bool = True
     jobs: int | None = None
     ccache: bool | None = None  # None: use it when it is installed
+    profile: str = "speed"  # a [profiles.*] entry of the recipe
+    ops_from: tuple[Path, ...] = ()  # models (or directories) a selective runtime is built for
+    xnnpack: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,11 @@ class Plan:
     interpreter: list[str]  # its command, as the plan shows it
     interpreter_given: bool  # --python named an executable (else found when the venv is made)
     ccache: str | None  # the ccache executable, when the build uses one
+    profile: Profile
+    needed: Needed | None  # the models' operators, for a selective build
+    local_label: str | None  # "ops.1a2b3c4d", "noxnnpack": what makes this build not the full one
     steps: list[Step] = field(default_factory=list)
+    registered: Registered | None = None  # what a selective build registers (known once checked)
     wheel_path: Path | None = None
     numpy_requirement: str | None = None
     ccache_stats: dict[str, int] | None = None
@@ -116,7 +124,12 @@ class Plan:
 
     @property
     def wheel_version(self) -> str:
-        return str(self.version.wanted)
+        label = f"+{self.local_label}" if self.local_label else ""
+        return f"{self.version.wanted}{label}"
+
+    @property
+    def selected_ops_source(self) -> Path:
+        return self.work / "selected_ops.cc"
 
     @property
     def python_tag(self) -> str:
@@ -142,14 +155,15 @@ class Plan:
     def dist_dir(self) -> Path:
         return self.tree / self.recipe.dist_dir.format(python=SCRIPT_PYTHON)
 
-    def wheel_name(self, platform_tag: str) -> str:
+    def wheel_name(self, platform_tag: str, version: str | None = None) -> str:
         tag = self.python_tag
         name = self.recipe.distribution
-        return f"{name}-{self.wheel_version}-{tag}-{tag}-{platform_tag}.whl"
+        return f"{name}-{version or self.wheel_version}-{tag}-{tag}-{platform_tag}.whl"
 
     @property
     def script_wheel_name(self) -> str:
-        return self.wheel_name(self.platform.wheel_platform)
+        """What the official script writes: the version without our local label."""
+        return self.wheel_name(self.platform.wheel_platform, str(self.version.wanted))
 
     @property
     def output_name(self) -> str:
@@ -170,6 +184,9 @@ class Plan:
             "patch_series": self.version.series.version,
             "platform": self.platform.name,
             "python": self.python,
+            "profile": self.profile.name,
+            "xnnpack": self.request.xnnpack,
+            "operators": None if self.registered is None else self.registered.to_dict(),
             "dry_run": self.request.dry_run,
             "tree": str(self.tree),
             "log": str(self.log_file),

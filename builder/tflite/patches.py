@@ -2,10 +2,11 @@
 
 Unlike ``patch`` with its default fuzz, a hunk here must find all of its context and removed lines,
 verbatim, somewhere in the file (the nearest match to the stated line wins, so upstream line drift
-is tolerated but changed lines are not). A tree that already carries the whole series (it
-un-applies exactly) is left alone, so re-running on a patched tree is safe; anything else is an
-error naming the patch file, the target file and the hunk. All patches are checked in memory
-before the first file is written.
+is tolerated but changed lines are not). Patches a tree already carries (the whole series, or a
+leading part of it, e.g. a tree patched by an older series: they un-apply exactly) are left
+alone, so re-running on a patched tree is safe; anything else is an error naming the patch file,
+the target file and the hunk. All patches are checked in memory before the first file is
+written.
 """
 
 from __future__ import annotations
@@ -176,8 +177,9 @@ def _hunk_body(
 def apply_patches(root: Path, patch_files: Sequence[Path]) -> list[PatchOutcome]:
     """Apply ``patch_files`` in order below ``root``; write nothing unless every hunk applies.
 
-    A tree on which the whole series is already applied (it un-applies exactly, last patch
-    first) is left alone and reported as such; any other mismatch raises PatchError.
+    Patches the tree already carries (a leading part of the series that un-applies exactly,
+    last patch first) are left alone and reported as such; any other mismatch raises
+    PatchError.
     """
     outcomes, patched, originals = _series(root, patch_files)
     for name, (lines, trailing_newline) in patched.items():
@@ -197,18 +199,25 @@ def check_patches(root: Path, patch_files: Sequence[Path]) -> list[PatchOutcome]
 
 
 def _series(root: Path, patch_files: Sequence[Path]) -> tuple[list[PatchOutcome], Texts, Texts]:
+    """The tree may carry the first N patches of the series already (a tree patched by an
+    older series): find the N for which those un-apply exactly and the rest applies."""
     patches = [parse_patch(p) for p in patch_files]
     originals = _read_targets(root, patches)
-    try:
-        patched = _run_series(patches, originals, reverse=False)
-    except PatchError as forward_error:
+    full_error: PatchError | None = None
+    for done in range(len(patches), -1, -1):
         try:
-            _run_series(list(reversed(patches)), originals, reverse=True)
-        except PatchError:
-            raise forward_error from None
-        done = [PatchOutcome(p.source, ALREADY_APPLIED, tuple(p.targets)) for p in patches]
-        return done, originals, originals
-    return [PatchOutcome(p.source, APPLIED, tuple(p.targets)) for p in patches], patched, originals
+            _run_series(list(reversed(patches[:done])), originals, reverse=True)
+            patched = _run_series(patches[done:], originals, reverse=False)
+        except PatchError as exc:
+            full_error = exc  # the last one tried is the whole series, forward
+            continue
+        outcomes = [
+            PatchOutcome(p.source, ALREADY_APPLIED, tuple(p.targets)) for p in patches[:done]
+        ]
+        outcomes += [PatchOutcome(p.source, APPLIED, tuple(p.targets)) for p in patches[done:]]
+        return outcomes, patched, originals
+    assert full_error is not None
+    raise full_error
 
 
 def _read_targets(root: Path, patches: list[Patch]) -> Texts:

@@ -20,6 +20,7 @@ from ..console import info, step
 from ..errors import BuildError, UnsupportedPlatformError
 from ..interpreters import parse as parse_python
 from ..interpreters import planned
+from ..opset import Needed, needed_by
 from ..runner import format_command
 from . import versions
 from .checks import check_tree
@@ -37,8 +38,8 @@ from .model import (
     Plan,
 )
 from .platforms import Platform
-from .recipe import TfliteRecipe, load_tflite_recipe
-from .steps import STEPS, lock_file
+from .recipe import TfliteRecipe, VersionRecipe, load_tflite_recipe
+from .steps import STEPS, lock_file, select_ops
 
 T = TypeVar("T")
 
@@ -54,6 +55,9 @@ def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan
         raise BuildError(f"--deps-dir {request.deps_dir}: no such directory")
     lock = lock_file(request)
     version = versions.resolve(recipe, request.tf_version, kind, request.source, lock)
+    profile = _pick(recipe.profiles, request.profile, "profile")
+    _check_hooks(request, version.series)
+    needed = needed_by(request.ops_from) if request.ops_from else None
     label = f"{version.wanted}-{platform.name}-py{python}"
     windows = platform.os == "windows"
     work = cache_dir(RECIPE, "work", label, create=False)
@@ -74,6 +78,9 @@ def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan
         interpreter=given or planned(python, platform.interpreter_arch, windows),
         interpreter_given=given is not None,
         ccache=_ccache(request, platform),
+        profile=profile,
+        needed=needed,
+        local_label=_local_label(request, needed),
     )
     for builder in STEPS:
         built = builder(plan)
@@ -83,6 +90,26 @@ def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan
     if request.dry_run and kind == TREE:
         check_given_tree(plan)
     return plan
+
+
+def _check_hooks(request: BuildRequest, series: VersionRecipe) -> None:
+    """--ops-from and --no-xnnpack need the hooks of patches 0007/0008 in the series."""
+    wanted = [("--ops-from", "selected-ops", bool(request.ops_from))]
+    wanted.append(("--no-xnnpack", "xnnpack-off", not request.xnnpack))
+    for flag, hook, asked in wanted:
+        if asked and hook not in series.hooks:
+            raise UnsupportedPlatformError(
+                f"{flag} needs a patch series with the {hook} hook; the {series.version} series "
+                "has none (TensorFlow 2.21.0 and later have it)"
+            )
+
+
+def _local_label(request: BuildRequest, needed: Needed | None) -> str | None:
+    """What makes this wheel other than the full runtime, as a PEP 440 local version label."""
+    parts = [f"ops.{needed.digest()}"] if needed is not None else []
+    if not request.xnnpack:
+        parts.append("noxnnpack")
+    return ".".join(parts) or None
 
 
 def _source_kind(request: BuildRequest) -> str:
@@ -122,6 +149,10 @@ def check_given_tree(plan: Plan) -> None:
     check = plan.step("check")
     check.details = check_tree(plan)
     check.status, check.reason = CHECKED, "the given tree passed every check (dry run)"
+    if plan.needed is not None:
+        ops = plan.step("ops")
+        ops.details = [*ops.details[:1], *select_ops(plan)]
+        ops.status, ops.reason = CHECKED, "the tree registers every operator the models need"
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -131,8 +162,13 @@ def render_plan(plan: Plan) -> list[str]:
     request = plan.request
     mode = "dry run: nothing was executed" if request.dry_run else "plan"
     kind = "release" if plan.version.release else "development build"
+    traits = [kind, f"profile {plan.profile.name}"]
+    if plan.needed is not None:
+        traits.append(f"selective: {len(plan.needed.describe())} operators")
+    if not request.xnnpack:
+        traits.append("without XNNPACK")
     lines = [
-        f"tflite-runtime {plan.wheel_version} ({kind}) for {plan.platform.name}, "
+        f"tflite-runtime {plan.wheel_version} ({', '.join(traits)}) for {plan.platform.name}, "
         f"CPython {plan.python} ({mode})"
     ]
     for s in plan.steps:

@@ -24,7 +24,11 @@ BUILD_KEYS = {
     "build_config",
     "verify_with",
 }
+PROFILE_KEYS = {"description", "linux", "windows"}
+FLAG_KEYS = {"c_flags", "cxx_flags", "linker_flags", "lto"}
+HOOKS = {"selected-ops", "xnnpack-off"}  # what a patch series lets a build switch on
 VERSION_KEYS = {
+    "hooks",
     "url",
     "sha256",
     "archive_root",
@@ -63,6 +67,28 @@ class VersionRecipe:
     patches: tuple[Path, ...]
     dependencies: tuple[Dependency, ...]
     pin_fixes: tuple[PinFix, ...]
+    hooks: frozenset[str]  # "selected-ops" (--ops-from), "xnnpack-off" (--no-xnnpack)
+
+
+@dataclass(frozen=True)
+class ProfileFlags:
+    """Release-configuration compiler flags (replacing CMake's -O3/-O2 defaults), linker flags
+    added to the platform's own, and whether to link with LTO."""
+
+    c_flags: str
+    cxx_flags: str
+    linker_flags: str
+    lto: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    flags: dict[str, ProfileFlags]  # by platform os; absent: upstream's flags
+
+    def for_os(self, os_name: str) -> ProfileFlags | None:
+        return self.flags.get(os_name)
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,7 @@ class TfliteRecipe:
     verify_with: tuple[str, ...]
     versions: dict[str, VersionRecipe]
     platforms: dict[str, Platform]
+    profiles: dict[str, Profile]
 
     def series_for(self, wanted: Version) -> VersionRecipe | None:
         """The recipe entry for ``wanted``'s release, else the newest entry below it (a
@@ -91,7 +118,7 @@ def patches_root() -> Path:
 
 def load_tflite_recipe() -> TfliteRecipe:
     table = load_recipe(RECIPE)
-    table.check_keys({"build", "versions", "platforms", "slim"})  # [slim]: builder.slim_recipe
+    table.check_keys({"build", "versions", "platforms", "profiles", "slim"})  # slim: slim_recipe
     build = table.table("build")
     build.check_keys(BUILD_KEYS)
     versions_table = table.table("versions")
@@ -105,6 +132,32 @@ def load_tflite_recipe() -> TfliteRecipe:
         verify_with=_requirements(build, "verify_with"),
         versions=versions,
         platforms=load_platforms(table.table("platforms")),
+        profiles=_profiles(table.table("profiles")),
+    )
+
+
+def _profiles(table: Table) -> dict[str, Profile]:
+    profiles = {}
+    for name in table.data:
+        entry = table.table(name)
+        entry.check_keys(PROFILE_KEYS)
+        flags = {}
+        for os_name in ("linux", "windows"):
+            if os_name in entry.data:
+                flags[os_name] = _flags(entry.table(os_name))
+        profiles[name] = Profile(name, entry.string("description"), flags)
+    if "speed" not in profiles:
+        raise RecipeError(f"{table.source}: [profiles.speed] (upstream's flags) is required")
+    return profiles
+
+
+def _flags(table: Table) -> ProfileFlags:
+    table.check_keys(FLAG_KEYS)
+    return ProfileFlags(
+        c_flags=table.string("c_flags"),
+        cxx_flags=table.string("cxx_flags"),
+        linker_flags=table.string("linker_flags", ""),
+        lto=table.boolean("lto", False),
     )
 
 
@@ -141,7 +194,17 @@ def _version(version: str, entry: Table) -> VersionRecipe:
         patches=patches,
         dependencies=_dependencies(entry),
         pin_fixes=tuple(_pin_fix(t) for t in entry.tables("pin")),
+        hooks=_hooks(entry),
     )
+
+
+def _hooks(entry: Table) -> frozenset[str]:
+    hooks = frozenset(entry.strings("hooks"))
+    unknown = sorted(hooks - HOOKS)
+    if unknown:
+        known = ", ".join(sorted(HOOKS))
+        raise RecipeError(f"{entry.source}: {entry.prefix}hooks: unknown {unknown[0]!r} ({known})")
+    return hooks
 
 
 def _dependencies(entry: Table) -> tuple[Dependency, ...]:

@@ -1,7 +1,8 @@
 """The steps of a tflite-runtime build, in order. Each ``*_step(plan)`` describes its step for the
 plan (commands, environment, details) and names the function that executes it.
 
-source -> check -> patch -> venv -> cache -> script -> requirements -> repair -> verify -> collect
+source -> check -> [ops] -> patch -> venv -> cache -> script -> metadata -> repair -> verify ->
+collect (ops: only for a selective build, ``--ops-from``)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..cache import atomic_copy, atomic_write_text, cache_dir
 from ..console import info, warn
 from ..errors import BuildError, EnvironmentSetupError
 from ..interpreters import find as find_python
+from ..opset import OPS_MEMBER
 from ..recipes import project_root
 from ..runner import format_command, run
 from ..wheelfile import Wheel
@@ -37,6 +39,7 @@ from .model import (
 from .numpy_abi import numpy_requirement
 from .patches import apply_patches, parse_patch
 from .platforms import CacheEntry
+from .selective import Selection, plan_selection, resolver_source
 
 BUILD_TARGET = "_pywrap_tensorflow_interpreter_wrapper"
 _PROBE = (
@@ -120,6 +123,38 @@ def _check(plan: Plan, state: BuildState, step: Step) -> None:
     step.details = check_tree(plan)
     for line in step.details:
         info(f"    {line}")
+
+
+def ops_step(plan: Plan) -> Step | None:
+    if plan.needed is None:
+        return None
+    ops = plan.needed.describe()
+    details = [
+        f"{len(ops)} operators of {len(plan.needed.models)} models: {', '.join(ops)}",
+        "each checked against tensorflow/lite/core/kernels/register.cc (its version range)",
+        f"generate {plan.selected_ops_source}: MakeSelectedOpResolver() registers exactly these",
+    ]
+    return Step("ops", "Generate the resolver for the models' operators", _ops, details=details)
+
+
+def _selection(plan: Plan) -> Selection:
+    """Check the needed operators against the tree's register.cc and remember the result."""
+    assert plan.needed is not None
+    tensorflow = plan.version.wanted.base_version
+    selection = plan_selection(plan.tree, plan.needed, plan.wheel_version, tensorflow)
+    plan.registered = selection.registered
+    return selection
+
+
+def select_ops(plan: Plan) -> list[str]:
+    """The registrations a selective build will make, one line each (reads, never writes)."""
+    return [f"{r.name}: v{r.low}-{r.high} registered" for r in _selection(plan).registrations]
+
+
+def _ops(plan: Plan, state: BuildState, step: Step) -> None:
+    selection = _selection(plan)
+    atomic_write_text(plan.selected_ops_source, resolver_source(selection))
+    info(f"    {len(selection.registrations)} operators: {plan.selected_ops_source}")
 
 
 def patch_step(plan: Plan) -> Step:
@@ -216,7 +251,13 @@ def cache_entries(plan: Plan, base_prefix: str | None) -> list[CacheEntry]:
     """TENSORFLOW_SOURCE_DIR first: without it TFLite's CMakeLists clones another TensorFlow
     release into the build directory and compiles this tree's TFLite against it."""
     entries = [CacheEntry("TENSORFLOW_SOURCE_DIR", "PATH", str(plan.tree))]
-    entries += plan.platform.driver.cache_entries(plan.platform, base_prefix)
+    entries += _merged(plan.platform.driver.cache_entries(plan.platform, base_prefix)
+                       + _profile_entries(plan))  # fmt: skip
+    if plan.needed is not None:
+        entries.append(CacheEntry("TFLITE_EDGE_SELECTED_OPS_SOURCE", "PATH",
+                                  str(plan.selected_ops_source)))  # fmt: skip
+    if not plan.request.xnnpack:
+        entries.append(CacheEntry("TFLITE_ENABLE_XNNPACK", "BOOL", "OFF"))
     deps = plan.request.deps_dir
     if deps is not None:
         entries.append(CacheEntry("FETCHCONTENT_FULLY_DISCONNECTED", "BOOL", "ON"))
@@ -224,7 +265,37 @@ def cache_entries(plan: Plan, base_prefix: str | None) -> list[CacheEntry]:
             CacheEntry(d.var, "PATH", str(deps.resolve() / d.name))
             for d in plan.version.series.dependencies
         ]
+        if not plan.request.xnnpack:  # fp16_headers: the FP16 checkout (patch 0008)
+            entries.append(CacheEntry("FETCHCONTENT_SOURCE_DIR_FP16_HEADERS", "PATH",
+                                      str(deps.resolve() / "fp16")))  # fmt: skip
     return entries
+
+
+def _profile_entries(plan: Plan) -> list[CacheEntry]:
+    flags = plan.profile.for_os(plan.platform.os)
+    if flags is None:
+        return []
+    entries = [
+        CacheEntry("CMAKE_C_FLAGS_RELEASE", "STRING", flags.c_flags),
+        CacheEntry("CMAKE_CXX_FLAGS_RELEASE", "STRING", flags.cxx_flags),
+    ]
+    if flags.linker_flags:
+        entries.append(CacheEntry("CMAKE_SHARED_LINKER_FLAGS", "STRING", flags.linker_flags))
+    if flags.lto:
+        entries.append(CacheEntry("CMAKE_INTERPROCEDURAL_OPTIMIZATION", "BOOL", "ON"))
+    return entries
+
+
+def _merged(entries: list[CacheEntry]) -> list[CacheEntry]:
+    """One entry per variable: flags for the same variable (the platform's -s, a profile's
+    --gc-sections) are joined, in order."""
+    merged: dict[str, CacheEntry] = {}
+    for entry in entries:
+        if entry.name in merged:
+            first = merged[entry.name]
+            entry = CacheEntry(entry.name, entry.type, f"{first.value} {entry.value}")
+        merged[entry.name] = entry
+    return list(merged.values())
 
 
 def _cache(plan: Plan, state: BuildState, step: Step) -> None:
@@ -370,31 +441,43 @@ def _ccache_delta(
 # -- the numpy requirement, the manylinux tag ----------------------------------------------------
 
 
-def requirements_step(plan: Plan) -> Step:
+def metadata_step(plan: Plan) -> Step:
     details = [
         "Requires-Dist numpy follows from the numpy headers the module was compiled with "
         "(their default C-API target) and upstream's own lower bound, e.g. numpy>=1.25,<3"
     ]
-    return Step(
-        "requirements",
-        "Write the numpy requirement the build implies",
-        _requirements,
-        details=details,
-    )
+    if plan.local_label:
+        details.append(f"version {plan.wheel_version}: the local label says what was left out")
+    if plan.needed is not None:
+        details.append(f"{OPS_MEMBER}: the operators (and versions) the runtime registers")
+    title = "Write what the build implies into the wheel's metadata"
+    return Step("metadata", title, _metadata, details=details)
 
 
-def _requirements(plan: Plan, state: BuildState, step: Step) -> None:
+def _metadata(plan: Plan, state: BuildState, step: Step) -> None:
     assert state.wheel is not None and state.numpy_version and state.numpy_include
     wheel = Wheel.open(state.wheel)
     declared = wheel.requires_dist()
     needed = numpy_requirement(state.numpy_version, Path(state.numpy_include), declared)
     others = [r for r in declared if canonicalize_name(Requirement(r).name) != "numpy"]
     wheel.set_requires_dist([*others, needed.requirement])
+    step.details = [f"Requires-Dist: {needed.requirement}", needed.evidence]
+    if plan.local_label:
+        wheel.set_local_version(plan.local_label)
+        step.details.append(f"version {wheel.version}")
+    notes = [f"Built by tflite-edge-builder, profile {plan.profile.name}."]
+    if not plan.request.xnnpack:
+        notes.append("Without XNNPACK: every operator runs on TensorFlow Lite's own kernels.")
+    if plan.registered is not None:
+        wheel.add(OPS_MEMBER, plan.registered.to_json().encode())
+        ops = ", ".join(sorted([*plan.registered.builtins, *plan.registered.customs]))
+        notes.append(f"Selective runtime: it registers only these {plan.registered.count} "
+                     f"operators (see {OPS_MEMBER}): {ops}.")  # fmt: skip
+    wheel.set_description_note(" ".join(notes))
     out = plan.work / "metadata"
     shutil.rmtree(out, ignore_errors=True)
     state.wheel = wheel.write(out)
     plan.numpy_requirement = needed.requirement
-    step.details = [f"Requires-Dist: {needed.requirement}", needed.evidence]
     info(f"    Requires-Dist: {needed.requirement} ({needed.evidence})")
 
 
@@ -488,11 +571,12 @@ def _collect(plan: Plan, state: BuildState, step: Step) -> None:
 STEPS: list[Callable[[Plan], Step | None]] = [
     source_step,
     check_step,
+    ops_step,
     patch_step,
     venv_step,
     cache_step,
     script_step,
-    requirements_step,
+    metadata_step,
     repair_step,
     verify_step,  # before collect: nothing unverified reaches --out
     collect_step,
