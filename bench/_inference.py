@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,14 +69,21 @@ json.dump(result, open(sys.argv[2], "w"))
 
 
 def timing_request(
-    directory: Path, module: str, repeats: int, *, numpy_ops: bool = False
+    directory: Path,
+    module: str,
+    repeats: int,
+    *,
+    numpy_ops: bool = False,
+    only: Sequence[str] | None = None,
 ) -> tuple[Path, list[str]]:
-    """Write the timer's request for the smoke models; return it and the models' names."""
+    """Write the timer's request for the smoke models (``only`` these, if given); return it and
+    the models' names."""
     models = [
         {"name": m.name, "path": str(m.path), "inputs": str(m.inputs)}
         for m in load_models()
-        if m.inputs is not None
+        if m.inputs is not None and (only is None or m.name in only)
     ]
+    directory.mkdir(parents=True, exist_ok=True)
     request = directory / "request.json"
     request.write_text(
         json.dumps({"module": module, "models": models, "repeats": repeats, "numpy_ops": numpy_ops})

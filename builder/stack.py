@@ -31,8 +31,10 @@ from .dependencies import applies_here, pip_check
 from .environments import PIP_ENV, Environment, create_environment, local_wheels
 from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
 from .index.requirements import REQUIREMENTS, write_requirements
+from .interpreters import running_version
 from .numpy_build import build_numpy, choose_source
 from .pypi import download_wheel
+from .resources import smoke_models_dir
 from .runner import run
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .slim import DEFAULT_BUDGET, SlimOptions, SlimResult, slim_wheel
@@ -47,6 +49,9 @@ from .smoke import (
     model_inputs,
     run_models,
 )
+from .tflite.model import BuildRequest
+from .tflite.plan import execute_plan, make_plan
+from .tflite.recipe import load_tflite_recipe
 from .verify import check_host_can_run
 from .wheelfile import Wheel
 
@@ -56,9 +61,21 @@ NUMPY_SOURCES = ("auto", "source", "pypi")
 
 
 @dataclass(frozen=True)
+class SelectiveBuild:
+    """``stack --selective``: the runtime is built here for exactly the stack's models."""
+
+    tf_version: str | None = None  # default: the newest release whose series has the hooks
+    source: Path | None = None  # a TensorFlow tree or release archive (default: download)
+    deps_dir: Path | None = None
+    profile: str = "size"
+    xnnpack: bool = True
+
+
+@dataclass(frozen=True)
 class StackOptions:
     runtime: str | None = None
     runtime_wheel: Path | None = None  # a runtime built here (build tflite-runtime)
+    selective: SelectiveBuild | None = None
     numpy: str | None = None
     numpy_source: str = "auto"
     models: Path | None = None
@@ -99,6 +116,7 @@ class StackResult:
     installed: dict[str, str] = field(default_factory=dict)
     pip_check: list[str] = field(default_factory=list)
     slims: dict[str, SlimResult] = field(default_factory=dict)
+    runtime_build: dict[str, object] | None = None  # stack --selective: what was built
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -123,6 +141,7 @@ class StackResult:
                 "models": [r.to_dict() for r in self.models],
             },
             "slim": {name: r.to_dict() for name, r in self.slims.items()},
+            "runtime_build": self.runtime_build,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 1),
         }
@@ -196,13 +215,47 @@ def build_stack(options: StackOptions) -> StackResult:
     """Slim the runtime and numpy, verify them together, write them to ``options.out_dir``."""
     started = time.monotonic()
     with scratch_dir("stack") as tmp:
+        built = None
+        if options.selective is not None:
+            built = _build_selective(options, options.selective, tmp / "built")
+            options = replace(options, runtime_wheel=Path(str(built["wheel_path"])))
         runtime, runtime_input = _runtime_input(options, tmp / "runtime")
         with local_wheels(runtime_input.parent):
             result = _build(options, runtime, runtime_input, tmp)
+        result.runtime_build = built
     for slim in result.slims.values():
         result.warnings += slim.warnings
     result.seconds = time.monotonic() - started
     return result
+
+
+def _build_selective(
+    options: StackOptions, selective: SelectiveBuild, out: Path
+) -> dict[str, object]:
+    """Build tflite-runtime for this interpreter and the stack's models (``--ops-from``); the
+    stack verifies it with its numpy afterwards, so the build's own verification is skipped."""
+    if options.runtime is not None or options.runtime_wheel is not None:
+        raise VerificationError("--selective builds the runtime: give no --runtime/--runtime-wheel")
+    recipe = load_tflite_recipe()
+    hooked = [v for v, r in recipe.versions.items() if "selected-ops" in r.hooks]
+    request = BuildRequest(
+        tf_version=selective.tf_version or max(hooked, key=Version),
+        platform=host_platform(),
+        python=running_version(),
+        out=out,
+        source=selective.source,
+        deps_dir=selective.deps_dir,
+        verify=False,
+        profile=selective.profile,
+        ops_from=(options.models or smoke_models_dir(),),
+        xnnpack=selective.xnnpack,
+    )
+    plan = make_plan(request, recipe)
+    step(f"building {plan.output_name} for the stack's models ({plan.profile.name} profile)")
+    execute_plan(plan)
+    data = plan.to_dict()
+    keep = ("tf_version", "profile", "xnnpack", "operators", "wheel", "ccache_stats")
+    return {key: data[key] for key in keep} | {"wheel_path": str(plan.wheel_path)}
 
 
 def _runtime_input(options: StackOptions, private: Path) -> tuple[Runtime, Path]:

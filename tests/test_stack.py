@@ -143,3 +143,17 @@ def test_a_runtime_no_index_has_builds_the_stack(runtime_wheel: Path, tmp_path: 
     assert numpy["version"].startswith("1.26."), "the runtime's numpy<2 constraint holds"
     assert all(m["identical"] for m in report["verification"]["models"])
     assert sha256_file(built) == before, "the input wheel is never modified"
+
+
+def test_build_options_without_selective_and_selective_with_a_runtime_are_refused(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    alone = run_cli("stack", "--tf-version", "2.21.0", "--out", out)
+    assert "--tf-version, --tf-source, --deps-dir and --no-xnnpack go with --selective" in (
+        assert_one_line_error(alone)
+    )
+    both = run_cli("stack", "--selective", "--runtime", "ai-edge-litert", "--out", out)
+    line = assert_one_line_error(both)
+    assert "--selective builds the runtime: give no --runtime/--runtime-wheel" in line
+    assert not out.exists()

@@ -9,10 +9,11 @@ from packaging.utils import parse_wheel_filename
 from rich.table import Table
 
 from ..console import console
+from ..errors import VerificationError
 from ..report import add_report_option, write_report
 from ..slim import DEFAULT_BUDGET
 from ..smoke import DEFAULT_TIMEOUT
-from ..stack import NUMPY_SOURCES, REPORT, StackOptions, StackResult, build_stack
+from ..stack import NUMPY_SOURCES, REPORT, SelectiveBuild, StackOptions, StackResult, build_stack
 from .verify import results_table
 
 NAME = "stack"
@@ -20,32 +21,108 @@ HELP = "slim the runtime and numpy for this interpreter, verify them together, p
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runtime", metavar="SPEC", help="tflite-runtime or ai-edge-litert, "
-                        "optionally ==VERSION (default: the one with wheels for this "
-                        "interpreter)")  # fmt: skip
-    parser.add_argument("--runtime-wheel", type=Path, metavar="WHEEL",
-                        help="a runtime wheel built here (`build tflite-runtime`) instead of "
-                        "the index's release: how CPython 3.12+ gets tflite-runtime")  # fmt: skip
-    parser.add_argument("--numpy", metavar="VERSION", help="numpy release (default: the one "
-                        "the stock runtime installs: 1.26.x for tflite-runtime 2.14)")  # fmt: skip
-    parser.add_argument("--numpy-from", choices=NUMPY_SOURCES, default="auto",
-                        help="build lean numpy from source, or slim PyPI's wheel (default auto: "
-                        "from source where a compiler exists)")  # fmt: skip
-    parser.add_argument("--models", type=Path, metavar="DIR",
-                        help="models to verify with (default: smoke_models/)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
-                        help="where the wheels, requirements-edge.txt and stack-report.json "
-                        "go (default: dist/)")  # fmt: skip
-    parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
-                        help=f"search budget per wheel (default {DEFAULT_BUDGET})")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="per-model time limit")  # fmt: skip
+    parser.add_argument(
+        "--runtime",
+        metavar="SPEC",
+        help="tflite-runtime or ai-edge-litert, "
+        "optionally ==VERSION (default: the one with wheels for this "
+        "interpreter)",
+    )
+    parser.add_argument(
+        "--runtime-wheel",
+        type=Path,
+        metavar="WHEEL",
+        help="a runtime wheel built here (`build tflite-runtime`) instead of "
+        "the index's release: how CPython 3.12+ gets tflite-runtime",
+    )
+    parser.add_argument(
+        "--selective",
+        action="store_true",
+        help="build tflite-runtime here for exactly the --models' operators "
+        "(size profile) and stack it: the smallest stack for your models",
+    )
+    parser.add_argument(
+        "--tf-version",
+        metavar="V",
+        help="with --selective: the TensorFlow to build (default: the newest "
+        "release in the recipe; X.Y.Z.devN for a development --tf-source)",
+    )
+    parser.add_argument(
+        "--tf-source",
+        type=Path,
+        metavar="DIR|ARCHIVE",
+        help="with --selective: a TensorFlow tree or release archive "
+        "(default: download the release)",
+    )
+    parser.add_argument(
+        "--deps-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --selective: local copies of the CMake dependencies",
+    )
+    parser.add_argument(
+        "--xnnpack",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --selective: build with XNNPACK (default)",
+    )
+    parser.add_argument(
+        "--numpy",
+        metavar="VERSION",
+        help="numpy release (default: the one "
+        "the stock runtime installs: 1.26.x for tflite-runtime 2.14)",
+    )
+    parser.add_argument(
+        "--numpy-from",
+        choices=NUMPY_SOURCES,
+        default="auto",
+        help="build lean numpy from source, or slim PyPI's wheel (default auto: "
+        "from source where a compiler exists)",
+    )
+    parser.add_argument(
+        "--models", type=Path, metavar="DIR", help="models to verify with (default: smoke_models/)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        metavar="DIR",
+        help="where the wheels, requirements-edge.txt and stack-report.json go (default: dist/)",
+    )
+    parser.add_argument(
+        "--max-oracle-runs",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"search budget per wheel (default {DEFAULT_BUDGET})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="per-model time limit",
+    )
     add_report_option(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
+    build_flags = (args.tf_version, args.tf_source, args.deps_dir)
+    if not args.selective and (any(build_flags) or not args.xnnpack):
+        raise VerificationError(
+            "--tf-version, --tf-source, --deps-dir and --no-xnnpack go with --selective"
+        )
+    selective = None
+    if args.selective:
+        selective = SelectiveBuild(
+            tf_version=args.tf_version,
+            source=args.tf_source,
+            deps_dir=args.deps_dir,
+            xnnpack=args.xnnpack,
+        )
     options = StackOptions(
         runtime=args.runtime,
+        selective=selective,
         runtime_wheel=args.runtime_wheel,
         numpy=args.numpy,
         numpy_source=args.numpy_from,
@@ -70,14 +147,24 @@ def print_summary(result: StackResult) -> None:
     table.add_column("after", justify="right")
     table.add_column("from")
     for wheel in result.wheels:
-        table.add_row(f"{wheel.name} {wheel.version}", f"{wheel.bytes_before:,}",
-                      f"{wheel.bytes_after:,}", wheel.origin)  # fmt: skip
+        table.add_row(
+            f"{wheel.name} {wheel.version}",
+            f"{wheel.bytes_before:,}",
+            f"{wheel.bytes_after:,}",
+            wheel.origin,
+        )
     in_stack = {w.name for w in result.wheels}
     for filename, size in sorted(result.stock.items()):
         if parse_wheel_filename(filename)[0] not in in_stack:
             table.add_row(f"[dim]{filename}[/dim]", f"{size:,}", "-", "never imported: dropped")
-    table.add_row("[bold]total[/bold]", f"{result.bytes_before:,}", f"{result.bytes_after:,}",
-                  f"{len(result.stock)} wheels -> {len(result.wheels)}")  # fmt: skip
+    table.add_row(
+        "[bold]total[/bold]",
+        f"{result.bytes_before:,}",
+        f"{result.bytes_after:,}",
+        f"{len(result.stock)} wheels -> {len(result.wheels)}",
+    )
     console.print(table)
-    console.print(f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
-                  f" in {result.seconds:.0f} s")  # fmt: skip
+    console.print(
+        f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
+        f" in {result.seconds:.0f} s"
+    )
