@@ -28,7 +28,6 @@ from .dependencies import (
     PlatformCheck,
     check_platform,
     imported_distributions,
-    pip_check,
     plan_dependencies,
 )
 from .entry_points import prune_entry_points
@@ -466,7 +465,7 @@ def _pip_check(slim: Path, runtime: Runtime, source: Wheel, root: Path) -> list[
     if runtime.name != source.name:
         requirements.append(release_pin(runtime.requirement))
     env.install(requirements)
-    problems = pip_check(env)
+    problems = env.check()
     if problems:
         raise VerificationError(
             f"pip check fails after rewriting {source.name}'s dependencies: {problems[0]};"

@@ -27,13 +27,12 @@ from packaging.version import InvalidVersion, Version
 from .arrays import RawArray
 from .cache import atomic_copy_all, scratch_dir, sha256_file
 from .console import info, step
-from .dependencies import applies_here, pip_check
-from .environments import PIP_ENV, Environment, create_environment, local_wheels
-from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
+from .dependencies import applies_here
+from .environments import create_environment, local_wheels
+from .errors import UnsupportedPlatformError, VerificationError
 from .index.requirements import REQUIREMENTS, write_requirements
 from .numpy_build import build_numpy, choose_source
 from .pypi import download_wheel
-from .runner import run
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .slim import DEFAULT_BUDGET, SlimOptions, SlimResult, slim_wheel
 from .smoke import (
@@ -344,19 +343,6 @@ def _describe(
 # -- verifying --------------------------------------------------------------------------------
 
 
-def install_requirements(env: Environment, requirements: Path, find_links: Path) -> None:
-    """``pip install --no-index --require-hashes -r FILE --find-links DIR``: the user's command."""
-    command = [
-        sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(env.python),
-        "install", "--no-input", "--no-index", "--require-hashes", "-r", str(requirements),
-        "--find-links", str(find_links),
-    ]  # fmt: skip
-    try:
-        run(command, echo=False, env=PIP_ENV)
-    except CommandError as exc:
-        raise EnvironmentSetupError(f"the stack does not install: {exc}") from None
-
-
 def _verify_together(
     root: Path,
     wheels_dir: Path,
@@ -368,14 +354,14 @@ def _verify_together(
 ) -> None:
     step(f"verifying the stack together: pip install --no-index -r {REQUIREMENTS}")
     env = create_environment(root)
-    install_requirements(env, requirements, wheels_dir)
+    env.install_requirements_file(requirements, wheels_dir)
     result.installed = env.installed()
     expected = {w.name: w.version for w in result.wheels}
     if result.installed != expected:
         raise VerificationError(
             f"the stack installed {result.installed}, not exactly its wheels {expected}"
         )
-    result.pip_check = pip_check(env)
+    result.pip_check = env.check()
     if result.pip_check:
         raise VerificationError(f"pip check fails on the stack: {result.pip_check[0]}")
     inputs = {m.name: model_inputs(env.python, m, timeout) for m in models}

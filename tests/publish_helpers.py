@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
 
 from builder.cache import cache_dir, sha256_file
 from builder.environments import Environment, create_environment
@@ -128,16 +127,3 @@ def install_from_index(
     proc = subprocess.run(cmd, env=isolated_pip_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return env, proc.stdout + proc.stderr
-
-
-def installed_versions(env: Environment) -> dict[str, str]:
-    """Installed distribution versions, as the environment's own interpreter reports them."""
-    code = (
-        "import importlib.metadata as m\n"
-        "for d in m.distributions(): print(d.metadata['Name'].lower(), d.version)"
-    )
-    out = subprocess.run(
-        [str(env.python), "-I", "-c", code], capture_output=True, text=True, check=True
-    )
-    pairs = (line.split() for line in out.stdout.splitlines() if line.strip())
-    return {canonicalize_name(name): version for name, version in pairs}

@@ -19,7 +19,6 @@ import pytest
 from publish_helpers import (
     SLIM_NUMPY_VERSION,
     install_from_index,
-    installed_versions,
     make_wheel,
     slim_numpy_wheel,
     stock_numpy_wheel,
@@ -415,12 +414,12 @@ def test_published_stack_installs_from_the_index_and_runs_the_smoke_models(
     env, _ = install_from_index(
         tmp_path / "plain", index_server.simple, [f"numpy=={slim_version}", "tflite-runtime"]
     )
-    assert installed_versions(env) == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
+    assert env.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     suite = run_suite(env.python)
     assert suite.ok, suite.summary()
 
     pinned, output = install_from_index(
         tmp_path / "pinned", index_server.simple, ["--require-hashes", "-r", str(requirements)]
     )
-    assert installed_versions(pinned) == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
+    assert pinned.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     assert "pypi.org" not in output

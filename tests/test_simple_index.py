@@ -12,7 +12,6 @@ import pytest
 from publish_helpers import (
     SLIM_NUMPY_VERSION,
     install_from_index,
-    installed_versions,
     make_wheel,
     slim_numpy_wheel,
     tflite_runtime_wheel,
@@ -108,7 +107,7 @@ def test_pip_installs_from_the_static_index(dist: Path, tmp_path: Path) -> None:
     build_index(dist, out)
     with static_server(out) as url:
         env, output = install_from_index(tmp_path / "venv", url, ["edge-pkg==1.0+slim"])
-    assert installed_versions(env) == {"edge-pkg": "1.0+slim", "helper-lib": "2.0"}
+    assert env.installed() == {"edge-pkg": "1.0+slim", "helper-lib": "2.0"}
     assert "pypi.org" not in output
 
 
@@ -136,6 +135,6 @@ def test_static_index_serves_the_stack_with_hash_pinned_requirements(tmp_path: P
             tmp_path / "venv", url, ["--require-hashes", "-r", str(requirements)]
         )
     slim_version = f"{SLIM_NUMPY_VERSION}+slim"
-    assert installed_versions(env) == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
+    assert env.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     suite = run_suite(env.python)
     assert suite.ok, suite.summary()

@@ -24,9 +24,12 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 Row = list[str]
 
 
-def default_members(name: str = "demo", version: str = "1.0") -> dict[str, bytes]:
+def default_members(
+    name: str = "demo", version: str = "1.0", requires: Sequence[str] = ("packaging",)
+) -> dict[str, bytes]:
     """Members of a minimal wheel (RECORD excluded: ``build_wheel`` writes it)."""
     dist_info = f"{name}-{version}.dist-info"
+    requires_dist = "".join(f"Requires-Dist: {r}\n" for r in requires)
     return {
         f"{name}/__init__.py": b"from .core import answer\n",
         f"{name}/core.py": b"def answer():\n    return 42\n",
@@ -34,7 +37,7 @@ def default_members(name: str = "demo", version: str = "1.0") -> dict[str, bytes
         f"{name}/tests/test_core.py": b"def test():\n    pass\n",
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-            "Requires-Dist: packaging\n\nA demo wheel.\n"
+            f"{requires_dist}\nA demo wheel.\n"
         ).encode(),
         f"{dist_info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: wheel_factory\nRoot-Is-Purelib: true\n"
@@ -67,14 +70,16 @@ def build_wheel(
     raw: Sequence[tuple[zipfile.ZipInfo | str, bytes]] = (),
     filename: str | None = None,
     executable: Sequence[str] = (),
+    requires: Sequence[str] = ("packaging",),
 ) -> Path:
     """Write a wheel into ``directory`` and return its path (same arguments -> same bytes).
 
     ``files`` overrides default members (``None`` removes one); ``record`` may doctor the RECORD
     rows (name, hash, size) before they are written; ``raw`` entries are appended to the zip as
-    they are, unlisted in RECORD; ``filename`` overrides the file name.
+    they are, unlisted in RECORD; ``filename`` overrides the file name; ``requires`` are the
+    ``Requires-Dist`` entries.
     """
-    members = default_members(name, version)
+    members = default_members(name, version, requires)
     for member, data in (files or {}).items():
         if data is None:
             members.pop(member, None)
