@@ -41,12 +41,13 @@ from .smoke import (
     DEFAULT_TIMEOUT,
     PASS,
     ModelRun,
+    Outputs,
     SmokeModel,
-    check_run,
-    expected_outputs,
+    all_inputs,
     load_models,
-    model_inputs,
+    run_and_judge,
     run_models,
+    stored_expectations,
 )
 from .strip import is_bundled_library, is_elf, strip_elf, strip_tool
 from .trace import TracedUse, group_units, linked_closure, traced_members
@@ -96,7 +97,7 @@ class SlimResult:
     pip_check: list[str] | None = None
     # The stock stack the search ran on (distribution -> version) and its outputs per model.
     environment: dict[str, str] = field(default_factory=dict)
-    baseline: dict[str, tuple[tuple[RawArray, ...], ...]] = field(default_factory=dict, repr=False)
+    baseline: dict[str, Outputs] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -216,20 +217,17 @@ def _baseline(
     """Run the models on the stock wheel: they must pass there before any search starts."""
     step("baseline: running the models on the stock wheel")
     python = workspace.env.python
-    inputs = {m.name: model_inputs(python, m, timeout) for m in models}
-    search = _Search(workspace, models, inputs, {}, timeout)
-    runs = search.run()
+    inputs = all_inputs(python, models, timeout)
+    expected = stored_expectations(models)
+    judged = run_and_judge(python, models, expected, inputs=inputs, timeout=timeout)
     for model in models:
-        run = runs[model.name]
-        verdict = check_run(model, run, expected_outputs(model)) if model.expected else None
-        if run.status != PASS or (verdict is not None and not verdict.ok):
-            why = verdict.message if verdict is not None and run.status == PASS else run.message
+        verdict = judged[model.name].result
+        if not verdict.ok:
             raise VerificationError(
                 f"model {model.name} fails with the stock {source.filename}, so it cannot judge"
-                f" a slimmed one: {why}"
+                f" a slimmed one: {verdict.message}"
             )
-    search.baseline = runs
-    return search
+    return _Search(workspace, models, inputs, {n: j.run for n, j in judged.items()}, timeout)
 
 
 def _apply_edits(

@@ -24,7 +24,6 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .arrays import RawArray
 from .cache import atomic_copy_all, scratch_dir, sha256_file
 from .console import info, step
 from .dependencies import applies_here
@@ -38,13 +37,10 @@ from .slim import DEFAULT_BUDGET, SlimOptions, SlimResult, slim_wheel
 from .smoke import (
     DEFAULT_TIMEOUT,
     ModelResult,
-    ModelRun,
     SmokeModel,
-    check_run,
-    expected_outputs,
     load_models,
-    model_inputs,
-    run_models,
+    run_and_judge,
+    stored_expectations,
 )
 from .verify import check_host_can_run
 from .wheelfile import Wheel
@@ -364,23 +360,15 @@ def _verify_together(
     result.pip_check = env.check()
     if result.pip_check:
         raise VerificationError(f"pip check fails on the stack: {result.pip_check[0]}")
-    inputs = {m.name: model_inputs(env.python, m, timeout) for m in models}
-    runs = run_models(env.python, models, timeout=timeout, inputs=inputs)
-    result.models = [_judge(m, runs[m.name], runtime_slim.baseline) for m in models]
+    stock = runtime_slim.baseline  # expected where a model stores none; reproduced exactly
+    expected = stored_expectations(models, stock)
+    judged = run_and_judge(env.python, models, expected, baseline=stock, timeout=timeout)
+    result.models = [judged[m.name].result for m in models]
     failing = [r for r in result.models if not r.ok or r.identical is False]
     if failing:
         raise VerificationError(
             f"the stack fails {failing[0].model}: {failing[0].message}; nothing was written"
         )
-
-
-def _judge(
-    model: SmokeModel, run: ModelRun, baseline: dict[str, tuple[tuple[RawArray, ...], ...]]
-) -> ModelResult:
-    """Expected outputs within tolerance, and byte-identical to the stock stack's."""
-    stock = baseline.get(model.name)
-    expected = expected_outputs(model) if model.expected else list(stock[0] if stock else ())
-    return check_run(model, run, expected, stock)
 
 
 def _publish(wheels_dir: Path, wheels: Sequence[StackWheel], out_dir: Path) -> list[Path]:

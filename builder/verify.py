@@ -34,13 +34,14 @@ from .smoke import (
     UNUSABLE,
     ModelResult,
     ModelRun,
+    Outputs,
     SmokeModel,
     check_run,
-    expected_outputs,
     load_models,
     model_inputs,
+    run_and_judge,
     run_model,
-    run_models,
+    stored_expectations,
 )
 from .tflite_model import ModelFormatError, read_model_info
 from .wheelfile import Wheel
@@ -165,7 +166,7 @@ def verify_wheels(
     *,
     reference_wheels: Sequence[Path] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    baseline: dict[str, tuple[tuple[RawArray, ...], ...]] | None = None,
+    baseline: dict[str, Outputs] | None = None,
     python: str | None = None,
     extra: Sequence[str] = (),
 ) -> VerifyResult:
@@ -202,11 +203,12 @@ def verify_wheels(
         candidate.install(requirements)
         installed = candidate.installed()
         to_run = [m for m in runnable if m.name not in unusable]
-        runs = run_models(candidate.python, to_run, timeout=timeout, inputs=inputs)
+        judged = run_and_judge(
+            candidate.python, to_run, expected, baseline=baseline, inputs=inputs, timeout=timeout
+        )
         results = {**precheck, **unusable}
         for model in to_run:
-            outputs = (baseline or {}).get(model.name)
-            result = check_run(model, runs[model.name], expected[model.name], outputs)
+            result = judged[model.name].result
             if not result.ok:
                 result = _blame(model, result, reference, expected[model.name], inputs, timeout)
             results[model.name] = result
@@ -309,12 +311,11 @@ def _expectations(
     models: Sequence[SmokeModel], reference: _ReferenceStack, runtime: Runtime, timeout: float
 ) -> tuple[dict[str, list[RawArray]], dict[str, list[RawArray]], dict[str, ModelResult]]:
     """Expected outputs per model; models without them get them from the reference stack."""
-    expected: dict[str, list[RawArray]] = {}
+    expected = stored_expectations(models)
     inputs: dict[str, list[RawArray]] = {}
     unusable: dict[str, ModelResult] = {}
     for model in models:
-        if model.expected is not None:
-            expected[model.name] = expected_outputs(model)
+        if model.name in expected:
             continue
         step(f"{model.name}: no expected outputs; computing them on the unmodified stack")
         given = inputs[model.name] = model_inputs(reference.python, model, timeout)
