@@ -38,7 +38,7 @@ from packaging.version import InvalidVersion, Version
 from . import manylinux
 from .cache import atomic_write_text, cache_dir
 from .console import info, step, warn
-from .errors import BuildError, CommandError, RecipeError
+from .errors import ArgumentError, BuildError, CommandError, RecipeError
 from .index.sdist import Sdist, fetch_sdist, read_member, unpack_sdist
 from .numpy_recipe import (
     OPTION_FILES,
@@ -173,7 +173,7 @@ def plan_for(
     try:
         parsed = Version(version)
     except InvalidVersion:
-        raise RecipeError(f"numpy version {version!r} is not a valid version") from None
+        raise ArgumentError(f"numpy version {version!r} is not a valid version") from None
     recipe = recipe or load_build_recipe()
     return recipe.plan(parsed, profile, platform or host_platform())
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from . import __version__
 from .arrays import RawArray
@@ -32,7 +32,7 @@ from .dependencies import (
 )
 from .entry_points import prune_entry_points
 from .environments import Environment, create_environment
-from .errors import VerificationError
+from .errors import ArgumentError, VerificationError
 from .minimize import Oracle, content_key, reduce_removals
 from .pypi import release_pin
 from .runtimes import Runtime
@@ -502,7 +502,10 @@ def _final_check(
 def default_requirement(package: str, runtime: Runtime, version: str | None) -> str:
     """``numpy==V``, or the newest release the runtime accepts (``numpy<2`` for tflite 2.14)."""
     if version is not None:
-        Version(version)
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise ArgumentError(f"--version {version!r} is not a version") from None
         return f"{package}=={version}"
     specs = [
         str(c.requirement.specifier)

@@ -28,7 +28,7 @@ from .cache import atomic_copy_all, scratch_dir, sha256_file
 from .console import info, step
 from .dependencies import applies_here
 from .environments import create_environment, local_wheels
-from .errors import UnsupportedPlatformError, VerificationError
+from .errors import ArgumentError, UnsupportedPlatformError, VerificationError
 from .index.requirements import REQUIREMENTS, write_requirements
 from .numpy_build import build_numpy, choose_source
 from .pypi import download_wheel
@@ -146,11 +146,11 @@ def check_numpy(runtime: Runtime, version: str | None) -> None:
     try:
         wanted = Version(version)
     except InvalidVersion:
-        raise VerificationError(f"--numpy {version!r} is not a version") from None
+        raise ArgumentError(f"--numpy {version!r} is not a version") from None
     for constraint in runtime.constraints():
         requirement = constraint.requirement
         if canonicalize_name(requirement.name) == NUMPY and wanted not in requirement.specifier:
-            raise VerificationError(
+            raise ArgumentError(
                 f"numpy {version} conflicts with {runtime}, which needs {requirement}:"
                 f" {constraint.evidence}"
             )
@@ -166,7 +166,7 @@ def check_declared(runtime_wheel: Wheel, numpy_version: str | None) -> None:
             continue
         named = canonicalize_name(requirement.name) == NUMPY
         if named and Version(numpy_version) not in requirement.specifier:
-            raise VerificationError(
+            raise ArgumentError(
                 f"numpy {numpy_version} conflicts with {runtime_wheel.filename}, which"
                 f" requires {requirement}"
             )
@@ -175,7 +175,7 @@ def check_declared(runtime_wheel: Wheel, numpy_version: str | None) -> None:
 def numpy_source(choice: str, version: str | None) -> tuple[str, str]:
     """(``source`` or ``pypi``, why): lean numpy from source where this host can build it."""
     if choice not in NUMPY_SOURCES:
-        raise VerificationError(f"--numpy-from must be one of {', '.join(NUMPY_SOURCES)}")
+        raise ArgumentError(f"--numpy-from must be one of {', '.join(NUMPY_SOURCES)}")
     if choice == "pypi":
         return "pypi", "--numpy-from pypi"
     decision = choose_source(version)

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.errors import BuilderError
+from .errors import ModelFormatError
 
 FILE_IDENTIFIER = b"TFL3"
 CUSTOM_CODE = 32
@@ -74,10 +74,6 @@ _MODEL_BUFFERS, _MODEL_METADATA = 4, 6
 _OPCODE_DEPRECATED_BUILTIN, _OPCODE_CUSTOM, _OPCODE_VERSION, _OPCODE_BUILTIN = 0, 1, 2, 3
 _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
-
-
-class ModelFormatError(BuilderError):
-    """A file is not a TensorFlow Lite model this reader can understand."""
 
 
 @dataclass(frozen=True)

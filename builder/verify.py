@@ -23,7 +23,7 @@ from .arrays import RawArray
 from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
-from .errors import EnvironmentSetupError, UnsupportedPlatformError
+from .errors import ArgumentError, EnvironmentSetupError, ModelFormatError, UnsupportedPlatformError
 from .interpreters import find as find_python
 from .interpreters import running_version
 from .pypi import release_pin
@@ -43,7 +43,7 @@ from .smoke import (
     run_model,
     stored_expectations,
 )
-from .tflite_model import ModelFormatError, read_model_info
+from .tflite_model import read_model_info
 from .wheelfile import Wheel
 
 # How pip says that the index has no such release.
@@ -102,7 +102,7 @@ def runtime_for(wheels: Sequence[Wheel], spec: str | None) -> tuple[Runtime, Whe
         recipe = runtime_for_distribution(wheel.name)
         if recipe is not None:
             if spec is not None and canonicalize_name(Requirement(spec).name) != recipe.name:
-                raise UnsupportedPlatformError(
+                raise ArgumentError(
                     f"--runtime {spec} conflicts with the runtime wheel {wheel.filename}"
                 )
             return Runtime(recipe, Requirement(f"{recipe.name}=={wheel.version}")), wheel

@@ -27,7 +27,7 @@ from publish_helpers import (
 from servers import Answer, Request, background, free_port, serve
 
 from builder.cache import sha256_file
-from builder.errors import PublishError
+from builder.errors import ArgumentError, PublishError
 from builder.index.budget import collect, parse_size
 from builder.index.http import RetryPolicy
 from builder.index.publish import publish
@@ -145,7 +145,7 @@ def test_parse_size(text: str, size: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "five", "-1MB", "0", "5 TB"])
 def test_parse_size_refuses_nonsense(text: str) -> None:
-    with pytest.raises(PublishError):
+    with pytest.raises(ArgumentError, match=re.escape(repr(text))):
         parse_size(text)
 
 

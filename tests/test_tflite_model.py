@@ -11,10 +11,9 @@ from typing import Callable, Union
 
 import pytest
 
-from builder.errors import BuilderError
+from builder.errors import BuilderError, ModelFormatError
 from builder.tflite_model import (
     BUILTIN_OPERATORS,
-    ModelFormatError,
     ModelInfo,
     OperatorCode,
     read_model_info,

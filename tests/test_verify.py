@@ -23,7 +23,12 @@ from packaging.version import Version
 from wheel_factory import build_wheel
 
 from builder.cache import cache_dir
-from builder.errors import DownloadError, EnvironmentSetupError, UnsupportedPlatformError
+from builder.errors import (
+    ArgumentError,
+    DownloadError,
+    EnvironmentSetupError,
+    UnsupportedPlatformError,
+)
 from builder.pypi import download_wheel, find_cached_wheel
 from builder.runtimes import resolve_runtime
 from builder.tflite_model import read_model_info
@@ -106,7 +111,7 @@ def test_runtime_wheel_wins_and_conflicting_runtime_is_refused(tmp_path: Path) -
     wheel = Wheel.open(path)
     runtime, found = runtime_for([wheel], None)
     assert str(runtime) == "tflite-runtime==2.14.0" and found is wheel
-    with pytest.raises(UnsupportedPlatformError, match="conflicts with the runtime wheel"):
+    with pytest.raises(ArgumentError, match="conflicts with the runtime wheel"):
         runtime_for([wheel], "ai-edge-litert")
 
 

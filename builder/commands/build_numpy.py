@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from ..console import console
-from ..errors import BuilderError
+from ..errors import ArgumentError
 from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
 from ..report import add_report_option, write_report
 from ..wheelfile import Wheel
@@ -42,7 +42,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.print_config_settings or args.print_environment:
         return _print_settings(args)
     if args.platform is not None:
-        raise BuilderError("--platform only applies to --print-config-settings/--print-environment"
+        raise ArgumentError("--platform only applies to --print-config-settings/--print-environment"
                            ": numpy is built for this host")  # fmt: skip
     built = build_numpy(args.version, args.profile, runtime=args.runtime, rebuild=args.rebuild)
     wheel = Wheel.open(built.path)
@@ -56,7 +56,7 @@ def execute(args: argparse.Namespace) -> int:
 
 def _print_settings(args: argparse.Namespace) -> int:
     if args.version is None:
-        raise BuilderError("--print-config-settings/--print-environment need --version")
+        raise ArgumentError("--print-config-settings/--print-environment need --version")
     plan = plan_for(args.version, args.profile, args.platform)
     if args.print_config_settings:
         line = plan.cibuildwheel_config_settings()

@@ -9,7 +9,7 @@ from packaging.utils import canonicalize_name
 from rich.table import Table
 
 from ..console import console, info
-from ..errors import BuilderError, WheelError
+from ..errors import ArgumentError
 from ..numpy_build import SourceChoice, build_numpy, choose_source
 from ..pypi import download_wheel
 from ..report import add_report_option, write_report
@@ -22,9 +22,8 @@ from ..slim import (
     default_requirement,
     slim_wheel,
 )
-from ..smoke import DEFAULT_TIMEOUT
 from ..wheelfile import Wheel, check_local_label
-from .verify import results_table
+from .verify import add_timeout_option, results_table
 
 NAME = "slim"
 HELP = "slim a wheel (numpy, tflite-runtime, ai-edge-litert, ...) and verify it on real models"
@@ -57,8 +56,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
     parser.add_argument("--label", help="local version label (default: slim; lean.slim for lean "
                         "numpy built from source)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="per-model time limit")  # fmt: skip
+    add_timeout_option(parser)
     add_report_option(parser)
 
 
@@ -78,7 +76,7 @@ def execute(args: argparse.Namespace) -> int:
     else:
         wheel = _download(package, args.version, args.runtime)
     if args.wheel is not None and Wheel.open(args.wheel).name != package:
-        raise WheelError(f"{args.wheel.name} is not a {package} wheel")
+        raise ArgumentError(f"{args.wheel.name} is not a {package} wheel")
     options = SlimOptions(
         runtime=args.runtime,
         models=args.models,
@@ -99,22 +97,22 @@ def _origin(package: str, args: argparse.Namespace) -> dict[str, object]:
     """Where the wheel to slim comes from: ``--wheel``, a lean numpy build, or the index."""
     if args.wheel is not None:
         if args.from_source or args.from_pypi or args.profile:
-            raise BuilderError("--wheel excludes --from-source, --from-pypi and --profile")
+            raise ArgumentError("--wheel excludes --from-source, --from-pypi and --profile")
         return {"from_source": False, "reason": f"--wheel {args.wheel}"}
     if package != "numpy":
         if args.from_source or args.profile:
-            raise BuilderError(f"--from-source/--profile build numpy only, not {package}")
+            raise ArgumentError(f"--from-source/--profile build numpy only, not {package}")
         return {"from_source": False, "reason": "downloaded from the index"}
     if args.from_pypi:
         if args.profile:
-            raise BuilderError("--profile selects a source build; it cannot go with --from-pypi")
+            raise ArgumentError("--profile selects a source build; it cannot go with --from-pypi")
         choice = SourceChoice(False, "--from-pypi")
     elif args.from_source:
         choice = SourceChoice(True, "--from-source")
     else:
         choice = choose_source(args.version, args.profile)
         if args.profile and not choice.from_source:
-            raise BuilderError(f"--profile {args.profile} needs a source build: {choice.reason}")
+            raise ArgumentError(f"--profile {args.profile} needs a source build: {choice.reason}")
     how = "lean numpy built from source" if choice.from_source else "the PyPI numpy wheel"
     info(f"slimming {how}: {choice.reason}")
     return {"from_source": choice.from_source, "reason": choice.reason}

@@ -9,11 +9,11 @@ from packaging.utils import parse_wheel_filename
 from rich.table import Table
 
 from ..console import console
+from ..errors import ArgumentError
 from ..report import add_report_option, write_report
 from ..slim import DEFAULT_BUDGET
-from ..smoke import DEFAULT_TIMEOUT
 from ..stack import NUMPY_SOURCES, REPORT, StackOptions, StackResult, build_stack
-from .verify import results_table
+from .verify import add_timeout_option, results_table
 
 NAME = "stack"
 HELP = "slim the runtime and numpy for this interpreter, verify them together, pin them by hash"
@@ -38,12 +38,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "go (default: dist/)")  # fmt: skip
     parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
                         help=f"search budget per wheel (default {DEFAULT_BUDGET})")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="per-model time limit")  # fmt: skip
+    add_timeout_option(parser)
     add_report_option(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
+    if args.runtime is not None and args.runtime_wheel is not None:
+        raise ArgumentError("give --runtime or --runtime-wheel, not both")
     options = StackOptions(
         runtime=args.runtime,
         runtime_wheel=args.runtime_wheel,

@@ -33,14 +33,29 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="a directory of NAME.tflite with NAME.input.npz/NAME.expected.npz, or one .tflite "
         "file (expected outputs are then computed on the unmodified stack); default: smoke_models/",
     )
+    add_timeout_option(parser)
+    add_report_option(parser)
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """``--timeout SECONDS``: the per-model time limit (verify, slim, stack)."""
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"per-model time limit (default {DEFAULT_TIMEOUT:g})",
     )
-    add_report_option(parser)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
 
 
 def execute(args: argparse.Namespace) -> int:
