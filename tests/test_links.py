@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from publish_helpers import make_wheel
+from wheel_factory import index_wheel
 
 from builder.cache import sha256_file
 from builder.errors import DownloadError
@@ -64,7 +64,7 @@ def test_a_broken_json_page_is_one_error(body: bytes) -> None:
 
 
 def test_our_static_index_reads_back(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path / "dist", "Edge_Pkg", "1.0+slim", b"edge")
+    wheel = index_wheel(tmp_path / "dist", "Edge_Pkg", "1.0+slim", b"edge")
     build_index(tmp_path / "dist", tmp_path / "simple")
     page = tmp_path / "simple" / "edge-pkg" / "index.html"
     url = "http://127.0.0.1:8000/simple/edge-pkg/"

@@ -9,14 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from publish_helpers import (
-    SLIM_NUMPY_VERSION,
-    install_from_index,
-    make_wheel,
-    slim_numpy_wheel,
-    tflite_runtime_wheel,
-)
+from conftest import NUMPY_VERSION, tflite_runtime_wheel
+from publish_helpers import install_from_index, slim_numpy_wheel
 from servers import static_server
+from wheel_factory import index_wheel
 
 from builder.cache import sha256_file
 from builder.errors import PublishError
@@ -34,8 +30,8 @@ def links(page: Path) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def dist(tmp_path: Path) -> Path:
     directory = tmp_path / "dist"
-    make_wheel(directory, "Edge_Pkg", "1.0+slim", b"edge", requires=["helper.lib"])
-    make_wheel(directory, "helper.lib", "2.0", b"helper")
+    index_wheel(directory, "Edge_Pkg", "1.0+slim", b"edge", requires=["helper.lib"])
+    index_wheel(directory, "helper.lib", "2.0", b"helper")
     return directory
 
 
@@ -134,7 +130,7 @@ def test_static_index_serves_the_stack_with_hash_pinned_requirements(tmp_path: P
         env, _ = install_from_index(
             tmp_path / "venv", url, ["--require-hashes", "-r", str(requirements)]
         )
-    slim_version = f"{SLIM_NUMPY_VERSION}+slim"
+    slim_version = f"{NUMPY_VERSION}+slim"
     assert env.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     suite = run_suite(env.python)
     assert suite.ok, suite.summary()

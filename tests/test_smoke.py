@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import SMOKE_DIR
+from conftest import SMOKE_DIR, SMOKE_MODELS
 
 from builder.arrays import RawArray, compare, random_array, read_npy, read_npz, write_npz
 from builder.errors import RecipeError, VerificationError
@@ -43,8 +43,6 @@ from builder.smoke import (
     stored_expectations,
 )
 
-NAMES = {"cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful"}
-
 
 def _executable(tmp_path: Path, name: str, body: str) -> Path:
     path = tmp_path / name
@@ -55,7 +53,7 @@ def _executable(tmp_path: Path, name: str, body: str) -> Path:
 
 def test_default_suite() -> None:
     models = {m.name: m for m in load_models()}
-    assert set(models) == NAMES
+    assert set(models) == SMOKE_MODELS
     assert all(m.inputs and m.expected for m in models.values())
     assert models["lstm_stateful"].invocations > 1  # stateful: reset between invocations
     assert models["cnn_int8"].atol >= 1  # int8 outputs compare within one quantisation step

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Union
 
 import pytest
+from conftest import SMOKE_DIR
 
 from builder.errors import BuilderError, ModelFormatError
 from builder.tflite_model import (
@@ -24,7 +25,6 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke_models"
 MANIFEST = tomllib.loads((SMOKE_DIR / "manifest.toml").read_text(encoding="utf-8"))
 ENTRIES = {entry["name"]: entry for entry in MANIFEST["model"]}
 

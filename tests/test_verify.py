@@ -12,6 +12,7 @@ import pytest
 from conftest import (
     NUMPY_VERSION,
     SMOKE_DIR,
+    SMOKE_MODELS,
     TFLITE_DEFAULT,
     assert_one_line_error,
     bump_operator_version,
@@ -42,9 +43,6 @@ from builder.verify import (
 from builder.wheelfile import Wheel
 
 NUMPY2 = "numpy==2.2.6"  # the newest 2.x with cp39-cp313 wheels at once
-SMOKE_NAMES = {
-    "cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful",
-}  # fmt: skip
 
 
 def real_stack(test: Callable[..., None]) -> Callable[..., None]:
@@ -202,7 +200,7 @@ def test_stock_numpy_passes_every_smoke_model(stock_numpy: Path, tmp_path: Path)
     assert report["installed"]["numpy"] == NUMPY_VERSION
     assert report["installed"]["tflite-runtime"] == "2.14.0"
     results = by_model(report)
-    assert set(results) == SMOKE_NAMES
+    assert set(results) == SMOKE_MODELS
     assert {r["status"] for r in results.values()} == {"pass"}
     assert all(r["max_abs_error"] is not None and r["seconds"] > 0 for r in results.values())
     assert report["reference_stack"] == []  # nothing failed: the reference was never built
