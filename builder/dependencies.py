@@ -86,7 +86,7 @@ def distribution_index(site: Path) -> tuple[dict[str, str], dict[str, set[str]]]
         for entry in dist.files or ():
             if str(entry).startswith(".."):
                 continue
-            files[os.path.realpath(dist.locate_file(entry))] = name
+            files[os.path.realpath(str(dist.locate_file(entry)))] = name
             top = str(entry).split("/", 1)[0]
             if not top.endswith((".dist-info", ".data")) and top != "__pycache__":
                 tops.setdefault(_module_name(top), set()).add(name)

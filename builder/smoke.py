@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .arrays import RawArray, compare, random_array, read_npz
 from .errors import CommandError, RecipeError, VerificationError
@@ -264,11 +265,12 @@ def _diagnosis(output: str) -> str:
     return ""
 
 
-def _parse_result(data: dict[str, object], seconds: float, diagnosis: str) -> ModelRun:
+def _parse_result(data: dict[str, Any], seconds: float, diagnosis: str) -> ModelRun:
+    """The runner's result file (JSON) as a ModelRun."""
     status = str(data.get("status"))
     trace = None
     if isinstance(data.get("trace"), dict):
-        raw: dict[str, list[str]] = data["trace"]  # type: ignore[assignment]
+        raw = data["trace"]
         trace = Trace(*(frozenset(raw[key]) for key in ("opened", "modules", "mapped")))
     if status != "ok":
         stage = str(data.get("stage", "?")).replace("-", " ")
@@ -277,10 +279,9 @@ def _parse_result(data: dict[str, object], seconds: float, diagnosis: str) -> Mo
             IMPORT_ERROR if status == IMPORT_ERROR else ERROR, message, trace=trace, seconds=seconds
         )
     outputs = tuple(
-        tuple(RawArray.from_json(a) for a in invocation)
-        for invocation in data.get("outputs", [])  # type: ignore[union-attr]
+        tuple(RawArray.from_json(a) for a in invocation) for invocation in data.get("outputs", [])
     )
-    inputs = tuple(data.get("inputs", []))  # type: ignore[arg-type]
+    inputs = tuple(data.get("inputs", []))
     return ModelRun(PASS, "ran", outputs, inputs, trace, seconds)
 
 

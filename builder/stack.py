@@ -361,8 +361,8 @@ def _verify_together(
     if result.pip_check:
         raise VerificationError(f"pip check fails on the stack: {result.pip_check[0]}")
     stock = runtime_slim.baseline  # expected where a model stores none; reproduced exactly
-    expected = stored_expectations(models, stock)
-    judged = run_and_judge(env.python, models, expected, baseline=stock, timeout=timeout)
+    wanted = stored_expectations(models, stock)
+    judged = run_and_judge(env.python, models, wanted, baseline=stock, timeout=timeout)
     result.models = [judged[m.name].result for m in models]
     failing = [r for r in result.models if not r.ok or r.identical is False]
     if failing:

@@ -120,7 +120,8 @@ class _Buffer:
 
     def unpack(self, fmt: str, pos: int, what: str) -> int:
         self.check(pos, struct.calcsize(fmt), what)
-        return struct.unpack_from(fmt, self.data, pos)[0]
+        value: int = struct.unpack_from(fmt, self.data, pos)[0]
+        return value
 
     def bytes_at(self, pos: int, length: int, what: str) -> bytes:
         self.check(pos, length, what)

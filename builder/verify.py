@@ -10,7 +10,7 @@ example ``numpy<2`` for tflite-runtime 2.14).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +178,9 @@ def verify_wheels(
     wheels = [Wheel.open(Path(p)) for p in wheel_paths]
     for wheel in wheels:
         check_host_can_run(wheel, python)
-    interpreter = None if python in (None, running_version()) else find_python(python)
+    interpreter = None
+    if python is not None and python != running_version():
+        interpreter = find_python(python)
     chosen, runtime_wheel = runtime_for(wheels, runtime)
     suite = load_models(models)
     step(f"verifying {', '.join(w.filename for w in wheels)} with {chosen}")
@@ -225,7 +227,7 @@ def verify_wheels(
     )
 
 
-def _constraints_on_others(runtime: Runtime, given: set[str]) -> list[str]:
+def _constraints_on_others(runtime: Runtime, given: Collection[str]) -> list[str]:
     """The runtime's constraints on distributions other than the ``given`` wheels."""
     return [
         str(c.requirement)
