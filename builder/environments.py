@@ -96,11 +96,9 @@ class Environment:
     def install_requirements_file(self, requirements: Path, find_links: Path) -> None:
         """``pip install --no-index --require-hashes -r FILE --find-links DIR``: the command an
         edge machine runs, offline, with nothing but the pinned files of ``find_links``."""
+        offline = ("--no-input", "--no-index", "--require-hashes")
         try:
-            self.pip(
-                "install", "--no-input", "--no-index", "--require-hashes", "-r", requirements,
-                "--find-links", find_links,
-            )  # fmt: skip
+            self.pip("install", *offline, "--find-links", find_links, "-r", requirements)
         except CommandError as exc:
             raise EnvironmentSetupError(
                 f"cannot install -r {requirements.name}: {_pip_reason(exc)}"

@@ -112,8 +112,11 @@ class SlimResult:
             "kept_units": self.kept_units,
             "source_edits": self.edits,
             "stripped": {k: {"before": v[0], "after": v[1]} for k, v in self.stripped.items()},
-            "oracle": {"runs": self.oracle_runs, "cache_hits": self.cache_hits,
-                       "log": self.oracle_log},
+            "oracle": {
+                "runs": self.oracle_runs,
+                "cache_hits": self.cache_hits,
+                "log": self.oracle_log,
+            },
             "seconds": round(self.seconds, 1),
             "verification": self.verification.to_dict() if self.verification else None,
             "dependencies": self.dependencies.to_dict() if self.dependencies else None,
@@ -121,7 +124,7 @@ class SlimResult:
             "pip_check": self.pip_check,
             "stock_environment": self.environment,
             "warnings": self.warnings,
-        }  # fmt: skip
+        }
 
 
 class _Search:
@@ -152,9 +155,12 @@ class _Search:
 
     def run(self, trace: bool = False) -> dict[str, ModelRun]:
         return run_models(
-            self.workspace.env.python, self.models, timeout=self.timeout, trace=trace,
+            self.workspace.env.python,
+            self.models,
+            timeout=self.timeout,
+            trace=trace,
             inputs=self.inputs,
-        )  # fmt: skip
+        )
 
 
 def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
@@ -321,8 +327,9 @@ def _minimise(
     }
     if dropped:
         result.removed_units["(recipe drop list)"] = {
-            "members": len(dropped), "bytes": sum(search.workspace.size(m) for m in dropped)
-        }  # fmt: skip
+            "members": len(dropped),
+            "bytes": sum(search.workspace.size(m) for m in dropped),
+        }
     result.kept_units = len(units) - len(removed)
     _count(oracle, result)
     return members_of(removed)

@@ -39,13 +39,18 @@ def test_json_files_become_the_same_links() -> None:
         {
             "meta": {"api-version": "1.0"},
             "files": [
-                {"filename": "demo_pkg-1.0.tar.gz", "url": "../../f/demo_pkg-1.0.tar.gz",
-                 "hashes": {"sha256": SHA}, "requires-python": ">=3.9", "yanked": "broken"},
+                {
+                    "filename": "demo_pkg-1.0.tar.gz",
+                    "url": "../../f/demo_pkg-1.0.tar.gz",
+                    "hashes": {"sha256": SHA},
+                    "requires-python": ">=3.9",
+                    "yanked": "broken",
+                },
                 {"filename": "no-url.tar.gz", "hashes": {}},
                 "not a file entry",
             ],
         }
-    ).encode()  # fmt: skip
+    ).encode()
     assert parse_project_page(body, JSON_TYPE, PAGE) == [
         FileLink(
             "demo_pkg-1.0.tar.gz",

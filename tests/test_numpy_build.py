@@ -202,9 +202,8 @@ def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_p
     sizes, labels = {}, {}
     for origin in ("--from-source", "--from-pypi"):
         out, report = tmp_path / origin, tmp_path / f"{origin}.json"
-        argv = ["slim", "numpy", origin, "--version", NUMPY_VERSION, "--out", str(out),
-                "--report", str(report)]  # fmt: skip
-        assert main(argv) == 0
+        argv = ["slim", "numpy", origin, "--version", NUMPY_VERSION, "--out", str(out)]
+        assert main([*argv, "--report", str(report)]) == 0
         data = json.loads(report.read_text())
         assert data["origin"]["from_source"] is (origin == "--from-source")
         assert data["verification"]["ok"] and len(data["verification"]["models"]) == 6
@@ -225,8 +224,12 @@ def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
         "with _build_lock(Path(sys.argv[1])):\n"
         "    print('locked', flush=True); time.sleep(1.5)\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", script, str(entry)], stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).parent.parent)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(entry)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
     started = time.monotonic()
     with _build_lock(entry):

@@ -166,8 +166,10 @@ def test_a_release_archive_given_as_source_is_checked_by_sha256(
         tmp_path, monkeypatch, "https://example.invalid/never-fetched.tar.gz", _sha(archive)
     )
     argv = ["build", "tflite-runtime", "--tf-version", VERSION, "--platform", "linux_x86_64"]
-    plan = render_plan(make_plan(BuildRequest(VERSION, "linux_x86_64", "3.12", tmp_path / "out",
-                                              source=archive, dry_run=True)))  # fmt: skip
+    request = BuildRequest(
+        VERSION, "linux_x86_64", "3.12", tmp_path / "out", source=archive, dry_run=True
+    )
+    plan = render_plan(make_plan(request))
     assert f"      release archive {archive.name}, sha256 matches (sha256 pinned in " in "\n".join(
         plan
     )

@@ -230,8 +230,9 @@ def table(*fields: Field) -> Ref:
             elif field is not None:
                 refs.append((len(buf), field))
                 buf.extend(bytes(4))
-        struct.pack_into(f"<HH{len(fields)}H", buf, vtable, 4 + 2 * len(fields),
-                         len(buf) - start, *entries)  # fmt: skip
+        struct.pack_into(
+            f"<HH{len(fields)}H", buf, vtable, 4 + 2 * len(fields), len(buf) - start, *entries
+        )
         _patch(buf, refs)
         return start
 
@@ -349,9 +350,17 @@ def test_handmade_operator_codes(tmp_path: Path) -> None:
 def test_builtin_table_matches_schema_codes() -> None:
     assert len(BUILTIN_OPERATORS) == 210
     assert len(set(BUILTIN_OPERATORS)) == 210
-    known = {0: "ADD", 9: "FULLY_CONNECTED", 32: "CUSTOM", 44: "UNIDIRECTIONAL_SEQUENCE_LSTM",
-             119: "WHILE", 127: "PLACEHOLDER_FOR_GREATER_OP_CODES", 150: "GELU",
-             206: "STABLEHLO_COMPOSITE", 209: "STABLEHLO_CASE"}  # fmt: skip
+    known = {
+        0: "ADD",
+        9: "FULLY_CONNECTED",
+        32: "CUSTOM",
+        44: "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        119: "WHILE",
+        127: "PLACEHOLDER_FOR_GREATER_OP_CODES",
+        150: "GELU",
+        206: "STABLEHLO_COMPOSITE",
+        209: "STABLEHLO_CASE",
+    }
     for code, name in known.items():
         assert BUILTIN_OPERATORS[code] == name
 

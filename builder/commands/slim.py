@@ -32,30 +32,62 @@ HELP = "slim a wheel (numpy, tflite-runtime, ai-edge-litert, ...) and verify it 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("package", help="distribution to slim, e.g. numpy")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--version", help="release to download from the index (default: the "
-                        "newest one the runtime accepts)")  # fmt: skip
+    source.add_argument(
+        "--version",
+        help="release to download from the index (default: the newest one the runtime accepts)",
+    )
     source.add_argument("--wheel", type=Path, metavar="PATH", help="slim this wheel file")
     origin = parser.add_mutually_exclusive_group()
-    origin.add_argument("--from-source", action="store_true", help="numpy: build lean numpy "
-                        "from its sdist first (default where a C compiler exists)")  # fmt: skip
-    origin.add_argument("--from-pypi", action="store_true", help="numpy: start from the "
-                        "PyPI wheel even where a compiler is available")  # fmt: skip
-    parser.add_argument("--profile", metavar="NAME", help="with a source build: the "
-                        "recipe's build profile (size or speed)")  # fmt: skip
-    parser.add_argument("--runtime", metavar="SPEC", help="runtime to verify with (default: the "
-                        "one with wheels for this interpreter)")  # fmt: skip
-    parser.add_argument("--models", type=Path, metavar="DIR",
-                        help="models to verify with (default: smoke_models/)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
-                        help="where the slim wheel goes (default: dist/)")  # fmt: skip
-    parser.add_argument("--keep", action="append", default=[], metavar="GLOB",
-                        help="always keep members matching GLOB, e.g. 'numpy/random/**' for "
-                        "code you call besides inference (repeatable)")  # fmt: skip
-    parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
-                        help=f"search budget (default {DEFAULT_BUDGET})")  # fmt: skip
+    origin.add_argument(
+        "--from-source",
+        action="store_true",
+        help="numpy: build lean numpy from its sdist first (default where a C compiler exists)",
+    )
+    origin.add_argument(
+        "--from-pypi",
+        action="store_true",
+        help="numpy: start from the PyPI wheel even where a compiler is available",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="with a source build: the recipe's build profile (size or speed)",
+    )
+    parser.add_argument(
+        "--runtime",
+        metavar="SPEC",
+        help="runtime to verify with (default: the one with wheels for this interpreter)",
+    )
+    parser.add_argument(
+        "--models", type=Path, metavar="DIR", help="models to verify with (default: smoke_models/)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        metavar="DIR",
+        help="where the slim wheel goes (default: dist/)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="always keep members matching GLOB, e.g. 'numpy/random/**' for code you call besides "
+        "inference (repeatable)",
+    )
+    parser.add_argument(
+        "--max-oracle-runs",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"search budget (default {DEFAULT_BUDGET})",
+    )
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
-    parser.add_argument("--label", help="local version label (default: slim; lean.slim for lean "
-                        "numpy built from source)")  # fmt: skip
+    parser.add_argument(
+        "--label",
+        help="local version label (default: slim; lean.slim for lean numpy built from source)",
+    )
     add_timeout_option(parser)
     add_report_option(parser)
 

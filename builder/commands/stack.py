@@ -20,24 +20,49 @@ HELP = "slim the runtime and numpy for this interpreter, verify them together, p
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runtime", metavar="SPEC", help="tflite-runtime or ai-edge-litert, "
-                        "optionally ==VERSION (default: the one with wheels for this "
-                        "interpreter)")  # fmt: skip
-    parser.add_argument("--runtime-wheel", type=Path, metavar="WHEEL",
-                        help="a runtime wheel built here (`build tflite-runtime`) instead of "
-                        "the index's release: how CPython 3.12+ gets tflite-runtime")  # fmt: skip
-    parser.add_argument("--numpy", metavar="VERSION", help="numpy release (default: the one "
-                        "the stock runtime installs: 1.26.x for tflite-runtime 2.14)")  # fmt: skip
-    parser.add_argument("--numpy-from", choices=NUMPY_SOURCES, default="auto",
-                        help="build lean numpy from source, or slim PyPI's wheel (default auto: "
-                        "from source where a compiler exists)")  # fmt: skip
-    parser.add_argument("--models", type=Path, metavar="DIR",
-                        help="models to verify with (default: smoke_models/)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
-                        help="where the wheels, requirements-edge.txt and stack-report.json "
-                        "go (default: dist/)")  # fmt: skip
-    parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
-                        help=f"search budget per wheel (default {DEFAULT_BUDGET})")  # fmt: skip
+    parser.add_argument(
+        "--runtime",
+        metavar="SPEC",
+        help="tflite-runtime or ai-edge-litert, optionally ==VERSION (default: the one with "
+        "wheels for this interpreter)",
+    )
+    parser.add_argument(
+        "--runtime-wheel",
+        type=Path,
+        metavar="WHEEL",
+        help="a runtime wheel built here (`build tflite-runtime`) instead of the index's release: "
+        "how CPython 3.12+ gets tflite-runtime",
+    )
+    parser.add_argument(
+        "--numpy",
+        metavar="VERSION",
+        help="numpy release (default: the one the stock runtime installs: 1.26.x for "
+        "tflite-runtime 2.14)",
+    )
+    parser.add_argument(
+        "--numpy-from",
+        choices=NUMPY_SOURCES,
+        default="auto",
+        help="build lean numpy from source, or slim PyPI's wheel (default auto: from source where "
+        "a compiler exists)",
+    )
+    parser.add_argument(
+        "--models", type=Path, metavar="DIR", help="models to verify with (default: smoke_models/)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        metavar="DIR",
+        help="where the wheels, requirements-edge.txt and stack-report.json go (default: dist/)",
+    )
+    parser.add_argument(
+        "--max-oracle-runs",
+        type=int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help=f"search budget per wheel (default {DEFAULT_BUDGET})",
+    )
     add_timeout_option(parser)
     add_report_option(parser)
 
@@ -71,14 +96,24 @@ def print_summary(result: StackResult) -> None:
     table.add_column("after", justify="right")
     table.add_column("from")
     for wheel in result.wheels:
-        table.add_row(f"{wheel.name} {wheel.version}", f"{wheel.bytes_before:,}",
-                      f"{wheel.bytes_after:,}", wheel.origin)  # fmt: skip
+        table.add_row(
+            f"{wheel.name} {wheel.version}",
+            f"{wheel.bytes_before:,}",
+            f"{wheel.bytes_after:,}",
+            wheel.origin,
+        )
     in_stack = {w.name for w in result.wheels}
     for filename, size in sorted(result.stock.items()):
         if parse_wheel_filename(filename)[0] not in in_stack:
             table.add_row(f"[dim]{filename}[/dim]", f"{size:,}", "-", "never imported: dropped")
-    table.add_row("[bold]total[/bold]", f"{result.bytes_before:,}", f"{result.bytes_after:,}",
-                  f"{len(result.stock)} wheels -> {len(result.wheels)}")  # fmt: skip
+    table.add_row(
+        "[bold]total[/bold]",
+        f"{result.bytes_before:,}",
+        f"{result.bytes_after:,}",
+        f"{len(result.stock)} wheels -> {len(result.wheels)}",
+    )
     console.print(table)
-    console.print(f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
-                  f" in {result.seconds:.0f} s")  # fmt: skip
+    console.print(
+        f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
+        f" in {result.seconds:.0f} s"
+    )
