@@ -12,6 +12,7 @@ from ..errors import ArgumentError
 from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
 from ..report import add_report_option, write_report
 from ..wheelfile import Wheel
+from ._options import add_out_option
 
 NAME = "numpy"
 HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
@@ -30,13 +31,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime", metavar="SPEC", help="runtime whose numpy pin picks the default version"
     )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("dist"),
-        metavar="DIR",
-        help="where the wheel goes (default: dist/)",
-    )
+    add_out_option(parser, "the wheel goes")
     parser.add_argument("--rebuild", action="store_true", help="ignore a cached build")
     printing = parser.add_mutually_exclusive_group()
     printing.add_argument(

@@ -15,7 +15,6 @@ from ..pypi import download_wheel
 from ..report import add_report_option, write_report
 from ..runtimes import resolve_runtime, runtime_for_distribution
 from ..slim import (
-    DEFAULT_BUDGET,
     LABEL,
     SlimOptions,
     SlimResult,
@@ -23,7 +22,8 @@ from ..slim import (
     slim_wheel,
 )
 from ..wheelfile import Wheel, check_local_label
-from .verify import add_timeout_option, results_table
+from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from .verify import results_table
 
 NAME = "slim"
 HELP = "slim a wheel (numpy, tflite-runtime, ai-edge-litert, ...) and verify it on real models"
@@ -58,16 +58,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="runtime to verify with (default: the one with wheels for this interpreter)",
     )
-    parser.add_argument(
-        "--models", type=Path, metavar="DIR", help="models to verify with (default: smoke_models/)"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("dist"),
-        metavar="DIR",
-        help="where the slim wheel goes (default: dist/)",
-    )
+    add_models_option(parser)
+    add_out_option(parser, "the slim wheel goes")
     parser.add_argument(
         "--keep",
         action="append",
@@ -76,13 +68,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="always keep members matching GLOB, e.g. 'numpy/random/**' for code you call besides "
         "inference (repeatable)",
     )
-    parser.add_argument(
-        "--max-oracle-runs",
-        type=int,
-        default=DEFAULT_BUDGET,
-        metavar="N",
-        help=f"search budget (default {DEFAULT_BUDGET})",
-    )
+    add_budget_option(parser)
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
     parser.add_argument(
         "--label",

@@ -11,9 +11,9 @@ from rich.table import Table
 from ..console import console
 from ..errors import ArgumentError
 from ..report import add_report_option, write_report
-from ..slim import DEFAULT_BUDGET
 from ..stack import NUMPY_SOURCES, REPORT, StackOptions, StackResult, build_stack
-from .verify import add_timeout_option, results_table
+from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from .verify import results_table
 
 NAME = "stack"
 HELP = "slim the runtime and numpy for this interpreter, verify them together, pin them by hash"
@@ -46,23 +46,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="build lean numpy from source, or slim PyPI's wheel (default auto: from source where "
         "a compiler exists)",
     )
-    parser.add_argument(
-        "--models", type=Path, metavar="DIR", help="models to verify with (default: smoke_models/)"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("dist"),
-        metavar="DIR",
-        help="where the wheels, requirements-edge.txt and stack-report.json go (default: dist/)",
-    )
-    parser.add_argument(
-        "--max-oracle-runs",
-        type=int,
-        default=DEFAULT_BUDGET,
-        metavar="N",
-        help=f"search budget per wheel (default {DEFAULT_BUDGET})",
-    )
+    add_models_option(parser)
+    add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
+    add_budget_option(parser, "search budget per wheel")
     add_timeout_option(parser)
     add_report_option(parser)
 
