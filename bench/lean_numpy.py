@@ -41,8 +41,11 @@ def main() -> int:
     parser.add_argument("--runtime", help="runtime spec (default: this interpreter's default)")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating stock/lean rounds")
-    parser.add_argument("--with-pypi-slim", action="store_true",
-                        help="also slim the PyPI wheel (minutes) for the size table")  # fmt: skip
+    parser.add_argument(
+        "--with-pypi-slim",
+        action="store_true",
+        help="also slim the PyPI wheel (minutes) for the size table",
+    )
     args = parser.parse_args()
     runtime = resolve_runtime(args.runtime)
     lean = build_numpy(args.version, args.profile, runtime=args.runtime)

@@ -46,8 +46,10 @@ def bench(runtime: str, numpy_from: str) -> dict[str, object]:
         if name not in in_stack:
             print(f"  {name:<34} {size:>12,} {'-':>12}  never imported: dropped")
     target = TARGETS.get(canonicalize_name(Requirement(runtime).name))
-    print(f"  {'total':<34} {result.bytes_before:>12,} {result.bytes_after:>12,}"
-          f"  {len(result.stock)} wheels -> {len(result.wheels)}")  # fmt: skip
+    print(
+        f"  {'total':<34} {result.bytes_before:>12,} {result.bytes_after:>12,}"
+        f"  {len(result.stock)} wheels -> {len(result.wheels)}"
+    )
     if target is None:
         print(f"  no size target for {runtime}; {seconds:.0f} s wall")
     else:
@@ -64,8 +66,11 @@ def bench(runtime: str, numpy_from: str) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runtime", action="append", help="runtime(s) to bench (default: every "
-                        "runtime with wheels for this interpreter)")  # fmt: skip
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        help="runtime(s) to bench (default: every runtime with wheels for this interpreter)",
+    )
     parser.add_argument("--numpy-from", choices=NUMPY_SOURCES, default="auto")
     args = parser.parse_args()
     runtimes = args.runtime or [r.name for r in load_runtimes() if r.available_here()]

@@ -64,9 +64,9 @@ class Built:
 
 def build(args: argparse.Namespace, python: str, cache: Path, out: Path) -> Built:
     report = out / f"report-{python}.json"
-    command = [sys.executable, "-m", "builder", "build", "tflite-runtime", "--tf-version",
-               args.tf_version, "--platform", args.platform, "--python", python, "--source",
-               str(args.source), "--out", str(out), "--report", str(report)]  # fmt: skip
+    command = [sys.executable, "-m", "builder", "build", "tflite-runtime"]
+    command += ["--tf-version", args.tf_version, "--platform", args.platform, "--python", python]
+    command += ["--source", str(args.source), "--out", str(out), "--report", str(report)]
     if args.deps_dir:
         command += ["--deps-dir", str(args.deps_dir)]
     env = {**os.environ, "TFLITE_EDGE_BUILDER_CACHE": str(cache)}
@@ -117,8 +117,10 @@ def latency(built: Built, repeats: int, rounds: int) -> dict[str, float]:
 
 def report(builds: list[Built]) -> None:
     cold = builds[0].wall_seconds
-    print(f"{'CPython':>8} {'wall s':>8} {'compile s':>10} {'of cold':>8} {'hits':>6} "
-          f"{'misses':>7} {'wheel B':>11} {'module B':>11}  numpy")  # fmt: skip
+    print(
+        f"{'CPython':>8} {'wall s':>8} {'compile s':>10} {'of cold':>8} {'hits':>6} "
+        f"{'misses':>7} {'wheel B':>11} {'module B':>11}  numpy"
+    )
     for b in builds:
         print(
             f"{b.python:>8} {b.wall_seconds:>8} {b.compile_seconds:>10} "
@@ -129,8 +131,10 @@ def report(builds: list[Built]) -> None:
     print(f"cold build <= 1500 s: {cold <= 1500}; later builds <= 20 % of cold: {later}")
     for b in builds:
         size = b.wheel.stat().st_size
-        print(f"{b.wheel.name}: <= {WHEEL_TARGET:,} B: {size <= WHEEL_TARGET}; "
-              f"verified with numpy {b.verified_with}")  # fmt: skip
+        print(
+            f"{b.wheel.name}: <= {WHEEL_TARGET:,} B: {size <= WHEEL_TARGET}; "
+            f"verified with numpy {b.verified_with}"
+        )
 
 
 def main() -> int:

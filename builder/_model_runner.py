@@ -7,27 +7,36 @@ what inference needs and nothing more. The request and result are JSON files; ar
 base64 bytes with their dtype and shape. A crash leaves no result file: the parent sees the signal.
 """
 
+from __future__ import annotations
+
 import base64
 import importlib
 import json
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: this script runs under any CPython 3 the user verifies with
+    from types import ModuleType
+    from typing import Any
+
+    Json = dict[str, Any]  # a decoded JSON object: the request, the result, an array's spec
 
 
 class Tracer:
     """Records files opened and libraries loaded, through an audit hook (PEP 578)."""
 
-    def __init__(self):
-        self.opened = set()
+    def __init__(self) -> None:
+        self.opened: set[str] = set()
 
-    def hook(self, event, args):
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
         if (event == "open" and args and isinstance(args[0], (str, bytes))) or (
             event == "ctypes.dlopen" and args and isinstance(args[0], (str, bytes))
         ):
             self.opened.add(os.fsdecode(args[0]))
 
-    def report(self):
+    def report(self) -> dict[str, list[str]]:
         modules = set()
         for module in list(sys.modules.values()):
             path = getattr(module, "__file__", None)
@@ -40,7 +49,7 @@ class Tracer:
         }
 
 
-def _mapped_files():
+def _mapped_files() -> set[str]:
     try:
         with open("/proc/self/maps") as maps:
             return {line.split(None, 5)[5].strip() for line in maps if len(line.split()) >= 6}
@@ -48,7 +57,7 @@ def _mapped_files():
         return set()
 
 
-def _import_runtime(modules):
+def _import_runtime(modules: list[str]) -> ModuleType:
     errors = []
     for name in modules:
         try:
@@ -61,12 +70,12 @@ def _import_runtime(modules):
     raise ModuleNotFoundError("no TensorFlow Lite runtime found: " + "; ".join(errors))
 
 
-def _array(np, spec):
+def _array(np: Any, spec: Json) -> Any:
     data = base64.b64decode(spec["data"])
     return np.frombuffer(data, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"])
 
 
-def _raw(array):
+def _raw(array: Any) -> Json:
     return {
         "dtype": array.dtype.str,
         "shape": list(array.shape),
@@ -74,13 +83,13 @@ def _raw(array):
     }
 
 
-def _describe(details):
+def _describe(details: list[Json]) -> list[Json]:
     return [
         {"dtype": d["dtype"]().dtype.str, "shape": [int(n) for n in d["shape"]]} for d in details
     ]
 
 
-def run(request, result):
+def run(request: Json, result: Json) -> None:
     result["stage"] = "import-numpy"
     import numpy as np
 
@@ -109,8 +118,9 @@ def run(request, result):
         result["outputs"].append([_raw(interpreter.get_tensor(d["index"])) for d in outputs])
 
 
-def _exception_chain(exc):
-    chain, seen = [], set()
+def _exception_chain(exc: BaseException | None) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         chain.append(exc)
@@ -118,14 +128,14 @@ def _exception_chain(exc):
     return chain
 
 
-def main():
+def main() -> None:
     request_path, result_path = sys.argv[1], sys.argv[2]
     with open(request_path) as fh:
         request = json.load(fh)
     tracer = Tracer() if request.get("trace") else None
     if tracer:
         sys.addaudithook(tracer.hook)
-    result = {"status": "ok"}
+    result: Json = {"status": "ok"}
     try:
         run(request, result)
     except Exception as exc:

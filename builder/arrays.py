@@ -14,8 +14,10 @@ import math
 import random
 import struct
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import VerificationError
 
@@ -58,8 +60,9 @@ class RawArray:
         }
 
     @classmethod
-    def from_json(cls, obj: dict[str, object]) -> RawArray:
-        shape = tuple(int(n) for n in obj["shape"])  # type: ignore[union-attr]
+    def from_json(cls, obj: Mapping[str, Any]) -> RawArray:
+        """The inverse of ``to_json`` (JSON from the model runner)."""
+        shape = tuple(int(n) for n in obj["shape"])
         return cls(str(obj["dtype"]), shape, base64.b64decode(str(obj["data"])))
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +27,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .elf import version_needs
-from .environments import PIP_ENV, Environment
 from .errors import RecipeError, WheelError
-from .runner import run
 from .slim_recipe import DependencyFix
 
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
@@ -89,7 +86,7 @@ def distribution_index(site: Path) -> tuple[dict[str, str], dict[str, set[str]]]
         for entry in dist.files or ():
             if str(entry).startswith(".."):
                 continue
-            files[os.path.realpath(dist.locate_file(entry))] = name
+            files[os.path.realpath(str(dist.locate_file(entry)))] = name
             top = str(entry).split("/", 1)[0]
             if not top.endswith((".dist-info", ".data")) and top != "__pycache__":
                 tops.setdefault(_module_name(top), set()).add(name)
@@ -207,15 +204,6 @@ def _requirement(text: str, package: str) -> Requirement:
         return Requirement(text)
     except InvalidRequirement as exc:
         raise WheelError(f"{package}: invalid Requires-Dist {text!r}: {exc}") from None
-
-
-def pip_check(env: Environment) -> list[str]:
-    """``pip check`` in ``env``: the problems it reports ([] when the environment is consistent)."""
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(env.python)]
-    result = run([*pip, "check"], echo=False, log=False, check=False, env=PIP_ENV)
-    if result.returncode == 0:
-        return []
-    return [line.strip() for line in result.output.splitlines() if line.strip()]
 
 
 # -- platform tag ---------------------------------------------------------------------------------

@@ -1,10 +1,22 @@
-"""Errors a user can cause. Each is caught once, in ``__main__``, and printed as one line."""
+"""Errors a user can cause. Each is caught once, in ``__main__``, and printed as one line.
+
+Every user-facing error class lives here (one hierarchy, each with its exit code). Exceptions
+that never reach the user (``builder.index.http``'s ``Transient``/``Final``, which sort a failed
+request into "retry" or "give up") stay with the code that raises and handles them.
+"""
 
 from __future__ import annotations
 
 
 class BuilderError(Exception):
     """Base class for errors a user can cause; printed as one line."""
+
+    exit_code = 2
+
+
+class ArgumentError(BuilderError):
+    """A command-line argument is malformed, or two arguments contradict each other; the same
+    exit code as argparse's own usage errors."""
 
     exit_code = 2
 
@@ -19,6 +31,10 @@ class RecipeError(BuilderError):
 
 class InstallationError(BuilderError):
     """The builder's own files (recipes, patches, smoke models) cannot be found where it runs."""
+
+
+class ModelFormatError(BuilderError):
+    """A file is not a TensorFlow Lite model this reader can understand."""
 
 
 class CommandError(BuilderError):

@@ -76,9 +76,14 @@ class Oracle:
         self.stats.runs += 1
         self.stats.seconds += seconds
         self.stats.log.append(
-            {"run": self.stats.runs, "purpose": purpose, "removed": len(removed),
-             "verdict": verdict, "seconds": round(seconds, 2)}
-        )  # fmt: skip
+            {
+                "run": self.stats.runs,
+                "purpose": purpose,
+                "removed": len(removed),
+                "verdict": verdict,
+                "seconds": round(seconds, 2),
+            }
+        )
         self._progress(
             f"run {self.stats.runs:>3}  {purpose:<8} {self._describe(removed)}: "
             f"{_word(verdict)} ({seconds:.1f} s)"

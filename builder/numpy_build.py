@@ -38,7 +38,7 @@ from packaging.version import InvalidVersion, Version
 from . import manylinux
 from .cache import atomic_write_text, cache_dir
 from .console import info, step, warn
-from .errors import BuildError, CommandError, RecipeError
+from .errors import ArgumentError, BuildError, CommandError, RecipeError
 from .index.sdist import Sdist, fetch_sdist, read_member, unpack_sdist
 from .numpy_recipe import (
     OPTION_FILES,
@@ -48,7 +48,7 @@ from .numpy_recipe import (
     load_build_recipe,
     parse_option_types,
 )
-from .runner import run
+from .runner import Arg, run
 from .runtimes import host_platform, resolve_runtime
 from .strip import is_elf, strip_elf
 from .wheelfile import Wheel
@@ -166,14 +166,16 @@ def default_specifier(runtime: str | None = None) -> SpecifierSet:
 
 
 def plan_for(
-    version: str, profile: str | None = None, platform: str | None = None,
+    version: str,
+    profile: str | None = None,
+    platform: str | None = None,
     recipe: BuildRecipe | None = None,
-) -> BuildPlan:  # fmt: skip
+) -> BuildPlan:
     """The recipe rendered for one numpy version, profile and platform (no network)."""
     try:
         parsed = Version(version)
     except InvalidVersion:
-        raise RecipeError(f"numpy version {version!r} is not a valid version") from None
+        raise ArgumentError(f"numpy version {version!r} is not a valid version") from None
     recipe = recipe or load_build_recipe()
     return recipe.plan(parsed, profile, platform or host_platform())
 
@@ -355,10 +357,8 @@ def build_environment(plan: BuildPlan) -> dict[str, str]:
 def _run_build(plan: BuildPlan, root: Path, out: Path, log: Path) -> Path:
     if importlib.util.find_spec("build") is None:
         raise BuildError("the `build` package is not installed here: pip install build")
-    command = [
-        sys.executable, "-m", "build", "--wheel", "--outdir", out, *plan.frontend_args(),
-        f"-C{BUILD_DIR_SETTING}={root / BUILD_DIR_NAME}", root,
-    ]  # fmt: skip
+    command: list[Arg] = [sys.executable, "-m", "build", "--wheel", "--outdir", out]
+    command += [*plan.frontend_args(), f"-C{BUILD_DIR_SETTING}={root / BUILD_DIR_NAME}", root]
     try:
         run(
             command,

@@ -3,7 +3,6 @@ cached under ``~/.cache/tflite-edge-builder/wheels`` so a pinned wheel is downlo
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -12,8 +11,8 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from .cache import atomic_copy, cache_dir, scratch_dir
 from .console import step
+from .environments import run_pip
 from .errors import CommandError, DownloadError
-from .runner import run
 
 
 def download_wheel(requirement: str) -> Path:
@@ -40,21 +39,8 @@ def download_wheel(requirement: str) -> Path:
 
 def _pip_download(spec: str, requirement: str, directory: Path) -> Path:
     try:
-        run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "--disable-pip-version-check",
-                "-d",
-                directory,
-                spec,
-            ],
-            echo=False,
+        run_pip(
+            "download", "--no-deps", "--only-binary", ":all:", "-d", directory, spec, timeout=None
         )
     except CommandError as exc:
         raise DownloadError(f"cannot download {requirement}: {exc}") from None

@@ -70,7 +70,8 @@ class Table:
         return self._get(key, str, _REQUIRED if default is None else default)
 
     def optional_string(self, key: str) -> str | None:
-        return self._get(key, str, None)
+        value: str | None = self._get(key, str, None)
+        return value
 
     def integer(self, key: str, default: Any = None) -> Any:
         return self._get(key, int, _REQUIRED if default is None else default)

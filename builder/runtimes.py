@@ -17,7 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from .errors import RecipeError, UnsupportedPlatformError
+from .errors import ArgumentError, RecipeError, UnsupportedPlatformError
 from .recipes import Table, load_recipe
 
 
@@ -174,7 +174,7 @@ def resolve_runtime(spec: str | None) -> Runtime:
     try:
         requirement = Requirement(spec)
     except InvalidRequirement:
-        raise UnsupportedPlatformError(f"--runtime {spec!r} is not a requirement") from None
+        raise ArgumentError(f"--runtime {spec!r} is not a requirement") from None
     name = canonicalize_name(requirement.name)
     for recipe in recipes:
         if recipe.name == name:
@@ -182,7 +182,7 @@ def resolve_runtime(spec: str | None) -> Runtime:
                 requirement = Requirement(f"{recipe.name}=={recipe.default_version}")
             return Runtime(recipe, requirement)
     known = ", ".join(r.name for r in recipes)
-    raise UnsupportedPlatformError(f"unknown runtime {requirement.name!r} (known: {known})")
+    raise ArgumentError(f"unknown runtime {requirement.name!r} (known: {known})")
 
 
 def runtime_for_distribution(name: str) -> RuntimeRecipe | None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from . import __version__
 from .arrays import RawArray
@@ -28,12 +28,11 @@ from .dependencies import (
     PlatformCheck,
     check_platform,
     imported_distributions,
-    pip_check,
     plan_dependencies,
 )
 from .entry_points import prune_entry_points
 from .environments import Environment, create_environment
-from .errors import VerificationError
+from .errors import ArgumentError, VerificationError
 from .minimize import Oracle, content_key, reduce_removals
 from .pypi import release_pin
 from .runtimes import Runtime
@@ -42,12 +41,13 @@ from .smoke import (
     DEFAULT_TIMEOUT,
     PASS,
     ModelRun,
+    Outputs,
     SmokeModel,
-    check_run,
-    expected_outputs,
+    all_inputs,
     load_models,
-    model_inputs,
+    run_and_judge,
     run_models,
+    stored_expectations,
 )
 from .strip import is_bundled_library, is_elf, strip_elf, strip_tool
 from .trace import TracedUse, group_units, linked_closure, traced_members
@@ -104,7 +104,7 @@ class SlimResult:
     pip_check: list[str] | None = None
     # The stock stack the search ran on (distribution -> version) and its outputs per model.
     environment: dict[str, str] = field(default_factory=dict)
-    baseline: dict[str, tuple[tuple[RawArray, ...], ...]] = field(default_factory=dict, repr=False)
+    baseline: dict[str, Outputs] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -119,8 +119,11 @@ class SlimResult:
             "kept_units": self.kept_units,
             "source_edits": self.edits,
             "stripped": {k: {"before": v[0], "after": v[1]} for k, v in self.stripped.items()},
-            "oracle": {"runs": self.oracle_runs, "cache_hits": self.cache_hits,
-                       "log": self.oracle_log},
+            "oracle": {
+                "runs": self.oracle_runs,
+                "cache_hits": self.cache_hits,
+                "log": self.oracle_log,
+            },
             "seconds": round(self.seconds, 1),
             "verification": self.verification.to_dict() if self.verification else None,
             "dependencies": self.dependencies.to_dict() if self.dependencies else None,
@@ -128,7 +131,7 @@ class SlimResult:
             "pip_check": self.pip_check,
             "stock_environment": self.environment,
             "warnings": self.warnings,
-        }  # fmt: skip
+        }
 
 
 class _Search:
@@ -159,9 +162,12 @@ class _Search:
 
     def run(self, trace: bool = False) -> dict[str, ModelRun]:
         return run_models(
-            self.workspace.env.python, self.models, timeout=self.timeout, trace=trace,
+            self.workspace.env.python,
+            self.models,
+            timeout=self.timeout,
+            trace=trace,
             inputs=self.inputs,
-        )  # fmt: skip
+        )
 
 
 def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
@@ -225,20 +231,17 @@ def _baseline(
     """Run the models on the stock wheel: they must pass there before any search starts."""
     step("baseline: running the models on the stock wheel")
     python = workspace.env.python
-    inputs = {m.name: model_inputs(python, m, timeout) for m in models}
-    search = _Search(workspace, models, inputs, {}, timeout)
-    runs = search.run()
+    inputs = all_inputs(python, models, timeout)
+    expected = stored_expectations(models)
+    judged = run_and_judge(python, models, expected, inputs=inputs, timeout=timeout)
     for model in models:
-        run = runs[model.name]
-        verdict = check_run(model, run, expected_outputs(model)) if model.expected else None
-        if run.status != PASS or (verdict is not None and not verdict.ok):
-            why = verdict.message if verdict is not None and run.status == PASS else run.message
+        verdict = judged[model.name].result
+        if not verdict.ok:
             raise VerificationError(
                 f"model {model.name} fails with the stock {source.filename}, so it cannot judge"
-                f" a slimmed one: {why}"
+                f" a slimmed one: {verdict.message}"
             )
-    search.baseline = runs
-    return search
+    return _Search(workspace, models, inputs, {n: j.run for n, j in judged.items()}, timeout)
 
 
 def _apply_edits(
@@ -332,8 +335,9 @@ def _minimise(
     }
     if dropped:
         result.removed_units["(recipe drop list)"] = {
-            "members": len(dropped), "bytes": sum(search.workspace.size(m) for m in dropped)
-        }  # fmt: skip
+            "members": len(dropped),
+            "bytes": sum(search.workspace.size(m) for m in dropped),
+        }
     result.kept_units = len(units) - len(removed)
     _count(oracle, result)
     return members_of(removed)
@@ -474,7 +478,7 @@ def _pip_check(slim: Path, runtime: Runtime, source: Wheel, root: Path) -> list[
     if runtime.name != source.name:
         requirements.append(release_pin(runtime.requirement))
     env.install(requirements)
-    problems = pip_check(env)
+    problems = env.check()
     if problems:
         raise VerificationError(
             f"pip check fails after rewriting {source.name}'s dependencies: {problems[0]};"
@@ -513,7 +517,10 @@ def _final_check(
 def default_requirement(package: str, runtime: Runtime, version: str | None) -> str:
     """``numpy==V``, or the newest release the runtime accepts (``numpy<2`` for tflite 2.14)."""
     if version is not None:
-        Version(version)
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise ArgumentError(f"--version {version!r} is not a version") from None
         return f"{package}=={version}"
     specs = [
         str(c.requirement.specifier)

@@ -15,10 +15,11 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .arrays import RawArray, compare, random_array, read_npz
 from .errors import CommandError, RecipeError, VerificationError
@@ -39,6 +40,8 @@ CRASH = "crash"
 WRONG_OUTPUT = "wrong-output"
 TIMEOUT = "timeout"
 UNUSABLE = "unusable"
+
+Outputs = tuple[tuple[RawArray, ...], ...]  # a run's output arrays, one tuple per invocation
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class ModelRun:
 
     status: str  # PASS when the model ran; otherwise IMPORT_ERROR, ERROR, CRASH or TIMEOUT
     message: str
-    outputs: tuple[tuple[RawArray, ...], ...] = ()
+    outputs: Outputs = ()
     inputs: tuple[dict[str, object], ...] = ()
     trace: Trace | None = None
     seconds: float = 0.0
@@ -262,11 +265,12 @@ def _diagnosis(output: str) -> str:
     return ""
 
 
-def _parse_result(data: dict[str, object], seconds: float, diagnosis: str) -> ModelRun:
+def _parse_result(data: dict[str, Any], seconds: float, diagnosis: str) -> ModelRun:
+    """The runner's result file (JSON) as a ModelRun."""
     status = str(data.get("status"))
     trace = None
     if isinstance(data.get("trace"), dict):
-        raw: dict[str, list[str]] = data["trace"]  # type: ignore[assignment]
+        raw = data["trace"]
         trace = Trace(*(frozenset(raw[key]) for key in ("opened", "modules", "mapped")))
     if status != "ok":
         stage = str(data.get("stage", "?")).replace("-", " ")
@@ -275,10 +279,9 @@ def _parse_result(data: dict[str, object], seconds: float, diagnosis: str) -> Mo
             IMPORT_ERROR if status == IMPORT_ERROR else ERROR, message, trace=trace, seconds=seconds
         )
     outputs = tuple(
-        tuple(RawArray.from_json(a) for a in invocation)
-        for invocation in data.get("outputs", [])  # type: ignore[union-attr]
+        tuple(RawArray.from_json(a) for a in invocation) for invocation in data.get("outputs", [])
     )
-    inputs = tuple(data.get("inputs", []))  # type: ignore[arg-type]
+    inputs = tuple(data.get("inputs", []))
     return ModelRun(PASS, "ran", outputs, inputs, trace, seconds)
 
 
@@ -286,7 +289,7 @@ def check_run(
     model: SmokeModel,
     model_run: ModelRun,
     expected: Sequence[RawArray],
-    baseline: tuple[tuple[RawArray, ...], ...] | None = None,
+    baseline: Outputs | None = None,
 ) -> ModelResult:
     """Judge a run against the expected outputs (and, if given, byte-compare with a baseline)."""
     if model_run.status != PASS:
@@ -375,12 +378,73 @@ def run_models(
     return {m.name: r for m, r in zip(models, runs)}
 
 
+def all_inputs(
+    python: Path,
+    models: Sequence[SmokeModel],
+    timeout: float = DEFAULT_TIMEOUT,
+    given: Mapping[str, list[RawArray]] | None = None,
+) -> dict[str, list[RawArray]]:
+    """Every model's inputs: the ``given`` ones, else its stored or generated ones."""
+    given = given or {}
+    return {
+        m.name: given[m.name] if m.name in given else model_inputs(python, m, timeout)
+        for m in models
+    }
+
+
+def stored_expectations(
+    models: Sequence[SmokeModel], baseline: Mapping[str, Outputs] | None = None
+) -> dict[str, list[RawArray]]:
+    """Each model's expected outputs: its stored ones, else the ``baseline``'s first invocation.
+    A model with neither is left out: it is judged on running at all."""
+    expected: dict[str, list[RawArray]] = {}
+    for model in models:
+        if model.expected is not None:
+            expected[model.name] = expected_outputs(model)
+        elif baseline is not None and baseline.get(model.name):
+            expected[model.name] = list(baseline[model.name][0])
+    return expected
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One model's run and the verdict on it."""
+
+    run: ModelRun
+    result: ModelResult
+
+
+def run_and_judge(
+    python: Path,
+    models: Sequence[SmokeModel],
+    expected: Mapping[str, Sequence[RawArray]],
+    *,
+    baseline: Mapping[str, Outputs] | None = None,
+    inputs: Mapping[str, list[RawArray]] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, Judged]:
+    """Run every model in ``python``'s environment (``run_models``) and judge each run: its
+    outputs within tolerance of ``expected`` and, where ``baseline`` has the model, compared byte
+    for byte with it (``check_run``); a model without expected outputs only has to run."""
+    given = all_inputs(python, models, timeout, inputs)
+    runs = run_models(python, models, timeout=timeout, inputs=given)
+    judged = {}
+    for model in models:
+        run, wanted = runs[model.name], expected.get(model.name)
+        if wanted is None:
+            verdict = ModelResult(model.name, run.status, run.message, seconds=run.seconds)
+        else:
+            verdict = check_run(model, run, wanted, (baseline or {}).get(model.name))
+        judged[model.name] = Judged(run, verdict)
+    return judged
+
+
 def run_suite(python: Path, models_dir: Path | None = None) -> SuiteResult:
-    """Run the models of ``models_dir`` (default: the repo's smoke models) with the interpreter
+    """Run the models of ``models_dir`` (default: the packaged smoke models) with the runtime
     installed in ``python``'s environment, and judge them against their expected outputs."""
     models = load_models(models_dir)
     missing = [m.name for m in models if m.expected is None]
     if missing:
         raise VerificationError(f"no expected outputs for {', '.join(missing)}: use `verify`")
-    runs = run_models(python, models)
-    return SuiteResult(tuple(check_run(m, runs[m.name], expected_outputs(m)) for m in models))
+    judged = run_and_judge(python, models, stored_expectations(models))
+    return SuiteResult(tuple(judged[m.name].result for m in models))

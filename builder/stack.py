@@ -24,30 +24,25 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .arrays import RawArray
 from .cache import atomic_copy_all, scratch_dir, sha256_file
 from .console import info, step
-from .dependencies import applies_here, pip_check
-from .environments import PIP_ENV, Environment, create_environment, local_wheels
-from .errors import CommandError, EnvironmentSetupError, UnsupportedPlatformError, VerificationError
+from .dependencies import applies_here
+from .environments import create_environment, local_wheels
+from .errors import ArgumentError, UnsupportedPlatformError, VerificationError
 from .index.requirements import REQUIREMENTS, write_requirements
 from .interpreters import running_version
 from .numpy_build import build_numpy, choose_source
 from .pypi import download_wheel
 from .resources import smoke_models_dir
-from .runner import run
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
 from .slim import DEFAULT_BUDGET, SlimOptions, SlimResult, slim_wheel
 from .smoke import (
     DEFAULT_TIMEOUT,
     ModelResult,
-    ModelRun,
     SmokeModel,
-    check_run,
-    expected_outputs,
     load_models,
-    model_inputs,
-    run_models,
+    run_and_judge,
+    stored_expectations,
 )
 from .tflite.model import BuildRequest
 from .tflite.plan import execute_plan, make_plan
@@ -170,11 +165,11 @@ def check_numpy(runtime: Runtime, version: str | None) -> None:
     try:
         wanted = Version(version)
     except InvalidVersion:
-        raise VerificationError(f"--numpy {version!r} is not a version") from None
+        raise ArgumentError(f"--numpy {version!r} is not a version") from None
     for constraint in runtime.constraints():
         requirement = constraint.requirement
         if canonicalize_name(requirement.name) == NUMPY and wanted not in requirement.specifier:
-            raise VerificationError(
+            raise ArgumentError(
                 f"numpy {version} conflicts with {runtime}, which needs {requirement}:"
                 f" {constraint.evidence}"
             )
@@ -190,7 +185,7 @@ def check_declared(runtime_wheel: Wheel, numpy_version: str | None) -> None:
             continue
         named = canonicalize_name(requirement.name) == NUMPY
         if named and Version(numpy_version) not in requirement.specifier:
-            raise VerificationError(
+            raise ArgumentError(
                 f"numpy {numpy_version} conflicts with {runtime_wheel.filename}, which"
                 f" requires {requirement}"
             )
@@ -199,7 +194,7 @@ def check_declared(runtime_wheel: Wheel, numpy_version: str | None) -> None:
 def numpy_source(choice: str, version: str | None) -> tuple[str, str]:
     """(``source`` or ``pypi``, why): lean numpy from source where this host can build it."""
     if choice not in NUMPY_SOURCES:
-        raise VerificationError(f"--numpy-from must be one of {', '.join(NUMPY_SOURCES)}")
+        raise ArgumentError(f"--numpy-from must be one of {', '.join(NUMPY_SOURCES)}")
     if choice == "pypi":
         return "pypi", "--numpy-from pypi"
     decision = choose_source(version)
@@ -234,8 +229,6 @@ def _build_selective(
 ) -> dict[str, object]:
     """Build tflite-runtime for this interpreter and the stack's models (``--ops-from``); the
     stack verifies it with its numpy afterwards, so the build's own verification is skipped."""
-    if options.runtime is not None or options.runtime_wheel is not None:
-        raise VerificationError("--selective builds the runtime: give no --runtime/--runtime-wheel")
     recipe = load_tflite_recipe()
     hooked = [v for v, r in recipe.versions.items() if "selected-ops" in r.hooks]
     request = BuildRequest(
@@ -397,19 +390,6 @@ def _describe(
 # -- verifying --------------------------------------------------------------------------------
 
 
-def install_requirements(env: Environment, requirements: Path, find_links: Path) -> None:
-    """``pip install --no-index --require-hashes -r FILE --find-links DIR``: the user's command."""
-    command = [
-        sys.executable, "-m", "pip", "--disable-pip-version-check", "--python", str(env.python),
-        "install", "--no-input", "--no-index", "--require-hashes", "-r", str(requirements),
-        "--find-links", str(find_links),
-    ]  # fmt: skip
-    try:
-        run(command, echo=False, env=PIP_ENV)
-    except CommandError as exc:
-        raise EnvironmentSetupError(f"the stack does not install: {exc}") from None
-
-
 def _verify_together(
     root: Path,
     wheels_dir: Path,
@@ -421,33 +401,25 @@ def _verify_together(
 ) -> None:
     step(f"verifying the stack together: pip install --no-index -r {REQUIREMENTS}")
     env = create_environment(root)
-    install_requirements(env, requirements, wheels_dir)
+    env.install_requirements_file(requirements, wheels_dir)
     result.installed = env.installed()
     expected = {w.name: w.version for w in result.wheels}
     if result.installed != expected:
         raise VerificationError(
             f"the stack installed {result.installed}, not exactly its wheels {expected}"
         )
-    result.pip_check = pip_check(env)
+    result.pip_check = env.check()
     if result.pip_check:
         raise VerificationError(f"pip check fails on the stack: {result.pip_check[0]}")
-    inputs = {m.name: model_inputs(env.python, m, timeout) for m in models}
-    runs = run_models(env.python, models, timeout=timeout, inputs=inputs)
-    result.models = [_judge(m, runs[m.name], runtime_slim.baseline) for m in models]
+    stock = runtime_slim.baseline  # expected where a model stores none; reproduced exactly
+    wanted = stored_expectations(models, stock)
+    judged = run_and_judge(env.python, models, wanted, baseline=stock, timeout=timeout)
+    result.models = [judged[m.name].result for m in models]
     failing = [r for r in result.models if not r.ok or r.identical is False]
     if failing:
         raise VerificationError(
             f"the stack fails {failing[0].model}: {failing[0].message}; nothing was written"
         )
-
-
-def _judge(
-    model: SmokeModel, run: ModelRun, baseline: dict[str, tuple[tuple[RawArray, ...], ...]]
-) -> ModelResult:
-    """Expected outputs within tolerance, and byte-identical to the stock stack's."""
-    stock = baseline.get(model.name)
-    expected = expected_outputs(model) if model.expected else list(stock[0] if stock else ())
-    return check_run(model, run, expected, stock)
 
 
 def _publish(wheels_dir: Path, wheels: Sequence[StackWheel], out_dir: Path) -> list[Path]:

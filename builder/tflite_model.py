@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.errors import BuilderError
+from .errors import ModelFormatError
 
 FILE_IDENTIFIER = b"TFL3"
 CUSTOM_CODE = 32
@@ -76,10 +76,6 @@ _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
 
 
-class ModelFormatError(BuilderError):
-    """A file is not a TensorFlow Lite model this reader can understand."""
-
-
 @dataclass(frozen=True)
 class OperatorCode:
     name: str
@@ -124,7 +120,8 @@ class _Buffer:
 
     def unpack(self, fmt: str, pos: int, what: str) -> int:
         self.check(pos, struct.calcsize(fmt), what)
-        return struct.unpack_from(fmt, self.data, pos)[0]
+        value: int = struct.unpack_from(fmt, self.data, pos)[0]
+        return value
 
     def bytes_at(self, pos: int, length: int, what: str) -> bytes:
         self.check(pos, length, what)

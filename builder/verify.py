@@ -10,7 +10,7 @@ example ``numpy<2`` for tflite-runtime 2.14).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from .arrays import RawArray
 from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
-from .errors import EnvironmentSetupError, UnsupportedPlatformError
+from .errors import ArgumentError, EnvironmentSetupError, ModelFormatError, UnsupportedPlatformError
 from .interpreters import find as find_python
 from .interpreters import running_version
 from .opset import check_models, registered_in
@@ -35,15 +35,16 @@ from .smoke import (
     UNUSABLE,
     ModelResult,
     ModelRun,
+    Outputs,
     SmokeModel,
     check_run,
-    expected_outputs,
     load_models,
     model_inputs,
+    run_and_judge,
     run_model,
-    run_models,
+    stored_expectations,
 )
-from .tflite_model import ModelFormatError, read_model_info
+from .tflite_model import read_model_info
 from .wheelfile import Wheel
 
 # How pip says that the index has no such release.
@@ -102,7 +103,7 @@ def runtime_for(wheels: Sequence[Wheel], spec: str | None) -> tuple[Runtime, Whe
         recipe = runtime_for_distribution(wheel.name)
         if recipe is not None:
             if spec is not None and canonicalize_name(Requirement(spec).name) != recipe.name:
-                raise UnsupportedPlatformError(
+                raise ArgumentError(
                     f"--runtime {spec} conflicts with the runtime wheel {wheel.filename}"
                 )
             return Runtime(recipe, Requirement(f"{recipe.name}=={wheel.version}")), wheel
@@ -174,7 +175,7 @@ def verify_wheels(
     *,
     reference_wheels: Sequence[Path] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    baseline: dict[str, tuple[tuple[RawArray, ...], ...]] | None = None,
+    baseline: dict[str, Outputs] | None = None,
     python: str | None = None,
     extra: Sequence[str] = (),
 ) -> VerifyResult:
@@ -186,7 +187,9 @@ def verify_wheels(
     wheels = [Wheel.open(Path(p)) for p in wheel_paths]
     for wheel in wheels:
         check_host_can_run(wheel, python)
-    interpreter = None if python in (None, running_version()) else find_python(python)
+    interpreter = None
+    if python is not None and python != running_version():
+        interpreter = find_python(python)
     chosen, runtime_wheel = runtime_for(wheels, runtime)
     suite = load_models(models)
     check_operators(runtime_wheel, suite)
@@ -212,11 +215,12 @@ def verify_wheels(
         candidate.install(requirements)
         installed = candidate.installed()
         to_run = [m for m in runnable if m.name not in unusable]
-        runs = run_models(candidate.python, to_run, timeout=timeout, inputs=inputs)
+        judged = run_and_judge(
+            candidate.python, to_run, expected, baseline=baseline, inputs=inputs, timeout=timeout
+        )
         results = {**precheck, **unusable}
         for model in to_run:
-            outputs = (baseline or {}).get(model.name)
-            result = check_run(model, runs[model.name], expected[model.name], outputs)
+            result = judged[model.name].result
             if not result.ok:
                 result = _blame(model, result, reference, expected[model.name], inputs, timeout)
             results[model.name] = result
@@ -233,7 +237,7 @@ def verify_wheels(
     )
 
 
-def _constraints_on_others(runtime: Runtime, given: set[str]) -> list[str]:
+def _constraints_on_others(runtime: Runtime, given: Collection[str]) -> list[str]:
     """The runtime's constraints on distributions other than the ``given`` wheels."""
     return [
         str(c.requirement)
@@ -319,12 +323,11 @@ def _expectations(
     models: Sequence[SmokeModel], reference: _ReferenceStack, runtime: Runtime, timeout: float
 ) -> tuple[dict[str, list[RawArray]], dict[str, list[RawArray]], dict[str, ModelResult]]:
     """Expected outputs per model; models without them get them from the reference stack."""
-    expected: dict[str, list[RawArray]] = {}
+    expected = stored_expectations(models)
     inputs: dict[str, list[RawArray]] = {}
     unusable: dict[str, ModelResult] = {}
     for model in models:
-        if model.expected is not None:
-            expected[model.name] = expected_outputs(model)
+        if model.name in expected:
             continue
         step(f"{model.name}: no expected outputs; computing them on the unmodified stack")
         given = inputs[model.name] = model_inputs(reference.python, model, timeout)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from installer.records import InvalidRecordEntry, RecordEntry, parse_record_file
 from packaging.tags import Tag
@@ -116,7 +117,8 @@ class Wheel:
 
     @property
     def tags(self) -> frozenset[Tag]:
-        return parse_wheel_filename(f"x-1-{self._tags}.whl")[3]
+        tags: frozenset[Tag] = parse_wheel_filename(f"x-1-{self._tags}.whl")[3]
+        return tags
 
     def members(self) -> list[Member]:
         """Current members (after staged edits), sorted by name; directory entries excluded."""
@@ -357,7 +359,7 @@ class Wheel:
                         # installer 0.7, the last release for CPython 3.9, has only
                         # validate(bytes).
                         valid = (
-                            entry.validate_stream(stream)
+                            entry.validate_stream(cast(BinaryIO, stream))
                             if hasattr(entry, "validate_stream")
                             else entry.validate(stream.read())
                         )
@@ -379,7 +381,8 @@ class Wheel:
                     continue
                 entries[elements[0]] = RecordEntry.from_elements(*elements)
         except InvalidRecordEntry as exc:
-            raise WheelError(f"{self.path.name}: invalid RECORD entry: {exc.issues[0]}") from None
+            issue = next(iter(exc.issues))
+            raise WheelError(f"{self.path.name}: invalid RECORD entry: {issue}") from None
         except (ValueError, csv.Error) as exc:
             raise WheelError(f"{self.path.name}: malformed RECORD: {exc}") from None
         return entries
@@ -491,7 +494,7 @@ def _find_dist_info(path: Path, members: dict[str, Member]) -> str:
 
 def _same_version(text: str, version: Version) -> bool:
     try:
-        return Version(text) == version
+        return bool(Version(text) == version)
     except InvalidVersion:
         return False
 

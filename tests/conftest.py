@@ -1,5 +1,9 @@
-"""Shared fixtures: the CLI in a subprocess, and the real wheels the slow tests share.
+"""Shared fixtures and the tests' constants: the CLI in a subprocess, and the real wheels the slow
+tests share. Test modules and helpers (``publish_helpers``) import the constants from here.
 
+* ``ROOT``, ``SMOKE_DIR``, ``SMOKE_MODELS``: the checkout, its smoke models and their names;
+  ``NUMPY_VERSION``, ``TFLITE_RUNTIME``: the real stack the slow tests use; ``TFLITE_DEFAULT``:
+  whether that runtime is this interpreter's default (its expectations hold only there).
 * ``run_cli(*args, cwd=None, program=..., env=None)`` runs ``python -m builder ARGS`` (or an
   installed ``tflite-edge-builder``) and returns the CompletedProcess (text mode, stdout and
   stderr captured separately).
@@ -8,12 +12,15 @@
 * ``default_sigint`` (a ``preexec_fn``) and ``sigint_raises`` (a fixture): SIGINT deliverable in
   the process a test interrupts, also where the suite runs with SIGINT ignored (see below).
 * ``bump_operator_version(model_bytes)``: a real model no runtime can load (unusable anywhere).
-* ``stock_numpy`` (session, network): PyPI's numpy 1.26.4 wheel for this interpreter, cached.
-* ``runtime_wheel`` (session, network): tflite-runtime 2.14.0 for this interpreter, cached.
+* ``stock_numpy`` / ``stock_numpy_wheel()`` (network): PyPI's numpy 1.26.4 wheel for this
+  interpreter, cached; skipped on CPython 3.13+, for which it has none.
+* ``runtime_wheel`` / ``tflite_runtime_wheel()`` (network): tflite-runtime 2.14.0 for this
+  interpreter, cached; skipped where it has none (``require_tflite_runtime``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import struct
@@ -30,6 +37,9 @@ from builder.tflite_model import _MODEL_OPERATOR_CODES, _OPCODE_VERSION, _Buffer
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DIR = ROOT / "smoke_models"
+SMOKE_MODELS = frozenset(
+    {"cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful"}
+)
 NUMPY_VERSION = "1.26.4"
 TFLITE_RUNTIME = "tflite-runtime==2.14.0"
 CLI_TIMEOUT = 900
@@ -111,11 +121,30 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return cli
 
 
+def require_tflite_runtime() -> None:
+    """The real-stack tests use tflite-runtime 2.14.0 from PyPI (CPython <= 3.11, Linux)."""
+    if not resolve_runtime(TFLITE_RUNTIME).recipe.available_here():
+        pytest.skip(f"PyPI has no {TFLITE_RUNTIME} wheel for this interpreter and platform")
+
+
+@functools.cache
+def stock_numpy_wheel() -> Path:
+    if sys.version_info >= (3, 13):
+        pytest.skip(f"numpy {NUMPY_VERSION} has no wheels for CPython 3.13+")
+    return download_wheel(f"numpy=={NUMPY_VERSION}")
+
+
+@functools.cache
+def tflite_runtime_wheel() -> Path:
+    require_tflite_runtime()
+    return download_wheel(TFLITE_RUNTIME)
+
+
 @pytest.fixture(scope="session")
 def stock_numpy() -> Path:
-    return download_wheel(f"numpy=={NUMPY_VERSION}")
+    return stock_numpy_wheel()
 
 
 @pytest.fixture(scope="session")
 def runtime_wheel() -> Path:
-    return download_wheel(TFLITE_RUNTIME)
+    return tflite_runtime_wheel()

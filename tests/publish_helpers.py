@@ -1,76 +1,20 @@
-"""Shared by the index tests (publish, simple_index, links, requirements): small real wheels,
-the real stack, fresh venvs installed from an index (the servers are in ``servers``)."""
+"""Shared by the index tests (publish, simple_index): the slim numpy of the real stack, and fresh
+venvs installed from an index (the servers are in ``servers``, small wheels in
+``wheel_factory``, the real stack's constants and stock wheels in ``conftest``)."""
 
 from __future__ import annotations
 
-import base64
-import csv
 import functools
-import hashlib
-import io
 import os
 import subprocess
 import sys
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-from packaging.utils import canonicalize_name
+from conftest import NUMPY_VERSION, require_tflite_runtime
 
 from builder.cache import cache_dir, sha256_file
 from builder.environments import Environment, create_environment
-from builder.pypi import download_wheel
-from builder.runtimes import resolve_runtime
-
-SLIM_NUMPY_VERSION = "1.26.4"
-TFLITE_RUNTIME = "tflite-runtime==2.14.0"
-
-
-def make_wheel(
-    directory: Path,
-    name: str = "edgepkg",
-    version: str = "1.0",
-    payload: bytes = b"",
-    requires: Sequence[str] = (),
-) -> Path:
-    """A small, valid, deterministic pure-Python wheel (same arguments -> same bytes)."""
-    dist = name.replace("-", "_")
-    dist_info = f"{dist}-{version}.dist-info"
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    metadata += "Requires-Python: >=3.8\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
-    files = {
-        f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
-        f"{dist}/payload.bin": payload,
-        f"{dist_info}/METADATA": metadata.encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-    }
-    rows = [(n, _record_hash(data), str(len(data))) for n, data in files.items()]
-    rows.append((f"{dist_info}/RECORD", "", ""))
-    record = io.StringIO()
-    csv.writer(record, lineterminator="\n").writerows(rows)
-    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for member, data in files.items():
-            zf.writestr(zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0)), data)
-    return path
-
-
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"sha256={digest}"
-
-
-# -- the real stack -------------------------------------------------------------------------------
-
-
-def require_tflite_runtime() -> None:
-    """The real-stack tests use tflite-runtime 2.14.0 from PyPI (CPython <= 3.11, Linux)."""
-    if not resolve_runtime(TFLITE_RUNTIME).recipe.available_here():
-        pytest.skip(f"PyPI has no {TFLITE_RUNTIME} wheel for this interpreter and platform")
 
 
 @functools.cache
@@ -84,7 +28,7 @@ def slim_numpy_wheel() -> Path:
     from builder.slim import SlimOptions, slim_wheel
 
     require_tflite_runtime()
-    built = build_numpy(SLIM_NUMPY_VERSION).path
+    built = build_numpy(NUMPY_VERSION).path
     out = cache_dir("test-wheels", "slim-numpy", sha256_file(built)[:16])
     done = sorted(out.glob("numpy-*+slim-*.whl"))
     if done:
@@ -92,19 +36,6 @@ def slim_numpy_wheel() -> Path:
     result = slim_wheel(built, SlimOptions(out_dir=out))
     assert result.output is not None
     return result.output
-
-
-@functools.cache
-def tflite_runtime_wheel() -> Path:
-    require_tflite_runtime()
-    return download_wheel(TFLITE_RUNTIME)
-
-
-@functools.cache
-def stock_numpy_wheel() -> Path:
-    if sys.version_info >= (3, 13):
-        pytest.skip(f"numpy {SLIM_NUMPY_VERSION} has no wheels for CPython 3.13+")
-    return download_wheel(f"numpy=={SLIM_NUMPY_VERSION}")
 
 
 # -- installing from an index --------------------------------------------------------------------
@@ -121,23 +52,11 @@ def isolated_pip_env() -> dict[str, str]:
 def install_from_index(
     venv_root: Path, index_url: str, args: Sequence[str]
 ) -> tuple[Environment, str]:
-    """A fresh venv with ``pip install --index-url INDEX ARGS``; returns it and pip's output."""
+    """A fresh venv with ``pip install --index-url INDEX ARGS``; returns it and pip's output.
+    Not ``Environment.pip``: this pip must see no configuration, only the index it is given."""
     env = create_environment(venv_root)
     cmd = [sys.executable, "-m", "pip", "--python", str(env.python), "install", "--no-input"]
     cmd += ["--index-url", index_url, *args]
     proc = subprocess.run(cmd, env=isolated_pip_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return env, proc.stdout + proc.stderr
-
-
-def installed_versions(env: Environment) -> dict[str, str]:
-    """Installed distribution versions, as the environment's own interpreter reports them."""
-    code = (
-        "import importlib.metadata as m\n"
-        "for d in m.distributions(): print(d.metadata['Name'].lower(), d.version)"
-    )
-    out = subprocess.run(
-        [str(env.python), "-I", "-c", code], capture_output=True, text=True, check=True
-    )
-    pairs = (line.split() for line in out.stdout.splitlines() if line.strip())
-    return {canonicalize_name(name): version for name, version in pairs}

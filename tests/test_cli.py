@@ -98,3 +98,36 @@ def test_slim_refuses_a_bad_label_before_any_work(tmp_path: Path) -> None:
     proc = cli("slim", "numpy", "--wheel", wheel, "--label", "not a label", "--out", tmp_path / "o")
     assert "invalid local version label 'not a label'" in assert_one_line_error(proc)
     assert not (tmp_path / "o").exists()
+
+
+RETRIES = ["--repository-url", "http://127.0.0.1:9/", "--retries", "-1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["stack", "--runtime", "tflite-runtime", "--runtime-wheel", "x.whl"], "not both"),
+        (["stack", "--numpy", "two"], "--numpy 'two' is not a version"),
+        (["slim", "numpy", "--version", "two"], "numpy version 'two' is not a valid version"),
+        (["slim", "tflite-runtime", "--version", "two"], "--version 'two' is not a version"),
+        (["build", "numpy", "--print-environment"], "need --version"),
+        (["publish", "x.whl"], "--repository-url is required"),
+        (["publish", "x.whl", *RETRIES], "--retries must be 0 or more"),
+    ],
+)
+def test_bad_arguments_are_one_line_before_any_work(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    proc = cli(*args, "--report", tmp_path / "r.json", cwd=tmp_path)
+    assert message in assert_one_line_error(proc)
+    assert proc.returncode == 2
+    assert "downloading" not in proc.stderr
+    assert sorted(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "soon"])
+def test_a_timeout_must_be_positive_seconds(seconds: str, tmp_path: Path) -> None:
+    proc = cli("stack", "--timeout", seconds, "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    assert f"argument --timeout: {seconds!r} is not a number of seconds above 0" in proc.stderr
+    assert not (tmp_path / "out").exists()

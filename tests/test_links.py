@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from publish_helpers import make_wheel
+from wheel_factory import index_wheel
 
 from builder.cache import sha256_file
 from builder.errors import DownloadError
@@ -39,13 +39,18 @@ def test_json_files_become_the_same_links() -> None:
         {
             "meta": {"api-version": "1.0"},
             "files": [
-                {"filename": "demo_pkg-1.0.tar.gz", "url": "../../f/demo_pkg-1.0.tar.gz",
-                 "hashes": {"sha256": SHA}, "requires-python": ">=3.9", "yanked": "broken"},
+                {
+                    "filename": "demo_pkg-1.0.tar.gz",
+                    "url": "../../f/demo_pkg-1.0.tar.gz",
+                    "hashes": {"sha256": SHA},
+                    "requires-python": ">=3.9",
+                    "yanked": "broken",
+                },
                 {"filename": "no-url.tar.gz", "hashes": {}},
                 "not a file entry",
             ],
         }
-    ).encode()  # fmt: skip
+    ).encode()
     assert parse_project_page(body, JSON_TYPE, PAGE) == [
         FileLink(
             "demo_pkg-1.0.tar.gz",
@@ -64,7 +69,7 @@ def test_a_broken_json_page_is_one_error(body: bytes) -> None:
 
 
 def test_our_static_index_reads_back(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path / "dist", "Edge_Pkg", "1.0+slim", b"edge")
+    wheel = index_wheel(tmp_path / "dist", "Edge_Pkg", "1.0+slim", b"edge")
     build_index(tmp_path / "dist", tmp_path / "simple")
     page = tmp_path / "simple" / "edge-pkg" / "index.html"
     url = "http://127.0.0.1:8000/simple/edge-pkg/"

@@ -23,8 +23,9 @@ def make_oracle(
         calls.append(removed)
         return not removed & needed
 
-    oracle = Oracle(test, lambda removed: content_key(sorted(removed)), budget=budget,
-                    cache_file=cache_file)  # fmt: skip
+    oracle = Oracle(
+        test, lambda removed: content_key(sorted(removed)), budget=budget, cache_file=cache_file
+    )
     return oracle, calls
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import NUMPY_VERSION, TFLITE_RUNTIME
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
@@ -37,21 +38,18 @@ from builder.strip import is_elf
 from builder.verify import verify_wheels
 from builder.wheelfile import Wheel
 
-VERSION = "1.26.4"
-RUNTIME = "tflite-runtime==2.14.0"
-
 
 def fake_sdist(sha: str = "a" * 64) -> Sdist:
-    return Sdist("numpy", Version(VERSION), Path(f"numpy-{VERSION}.tar.gz"), sha)
+    return Sdist("numpy", Version(NUMPY_VERSION), Path(f"numpy-{NUMPY_VERSION}.tar.gz"), sha)
 
 
 # -- fast -----------------------------------------------------------------------------------------
 
 
 def test_cache_key_covers_sdist_options_and_compiler() -> None:
-    size, speed = plan_for(VERSION, "size"), plan_for(VERSION, "speed")
+    size, speed = plan_for(NUMPY_VERSION, "size"), plan_for(NUMPY_VERSION, "speed")
     key = cache_key(size, fake_sdist(), "gcc 12")
-    assert key == cache_key(plan_for(VERSION, None), fake_sdist(), "gcc 12")
+    assert key == cache_key(plan_for(NUMPY_VERSION, None), fake_sdist(), "gcc 12")
     others = {
         cache_key(speed, fake_sdist(), "gcc 12"),
         cache_key(size, fake_sdist("b" * 64), "gcc 12"),
@@ -62,7 +60,10 @@ def test_cache_key_covers_sdist_options_and_compiler() -> None:
 
 @pytest.mark.parametrize(
     ("version", "profile", "message"),
-    [(VERSION, "tiny", "no build profile 'tiny'"), ("1.20.0", None, "range matches numpy 1.20.0")],
+    [
+        (NUMPY_VERSION, "tiny", "no build profile 'tiny'"),
+        ("1.20.0", None, "range matches numpy 1.20.0"),
+    ],
 )
 def test_bad_requests_fail_before_any_download(
     version: str, profile: str | None, message: str, monkeypatch: pytest.MonkeyPatch
@@ -73,14 +74,14 @@ def test_bad_requests_fail_before_any_download(
 
 
 def test_slim_takes_the_lean_path_where_a_compiler_exists() -> None:
-    choice = choose_source(VERSION)
+    choice = choose_source(NUMPY_VERSION)
     assert choice.from_source, choice.reason
     assert "compiler is available" in choice.reason
 
 
 def test_slim_falls_back_to_pypi_without_a_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC", "no-such-cc-1f3e")
-    choice = choose_source(VERSION)
+    choice = choose_source(NUMPY_VERSION)
     assert not choice.from_source
     assert choice.reason.startswith("no C/C++ compiler found")
     with pytest.raises(BuildError, match=re.escape("no C/C++ compiler found")):
@@ -115,7 +116,7 @@ def test_slim_origin_options_are_checked(
 
 @pytest.fixture(scope="module")
 def lean() -> BuiltNumpy:
-    return build_numpy(VERSION)
+    return build_numpy(NUMPY_VERSION)
 
 
 @pytest.mark.slow
@@ -131,7 +132,7 @@ def test_lean_build_has_no_blas_and_a_true_manylinux_tag(lean: BuiltNumpy) -> No
     assert re.fullmatch(r"manylinux_2_\d+_x86_64", lean.platform_tag)
     shown = run([sys.executable, "-m", "auditwheel", "show", lean.path], echo=False).output
     assert f'the following platform tag: "{lean.platform_tag}"' in " ".join(shown.split())
-    assert parse_wheel_filename(lean.path.name)[1] == Version(VERSION)
+    assert parse_wheel_filename(lean.path.name)[1] == Version(NUMPY_VERSION)
     assert lean.stripped and all(after < before for before, after in lean.stripped.values())
 
 
@@ -139,7 +140,7 @@ def test_lean_build_has_no_blas_and_a_true_manylinux_tag(lean: BuiltNumpy) -> No
 @pytest.mark.network
 def test_second_build_comes_from_the_cache(lean: BuiltNumpy) -> None:
     started = time.monotonic()
-    again = build_numpy(VERSION, "size")
+    again = build_numpy(NUMPY_VERSION, "size")
     assert again.cached and again.path == lean.path and again.key == lean.key
     assert time.monotonic() - started < 60  # sdist listing and hash check, no compiler run
 
@@ -148,10 +149,11 @@ def test_second_build_comes_from_the_cache(lean: BuiltNumpy) -> None:
 @pytest.mark.network
 def test_build_command_writes_a_labelled_wheel(lean: BuiltNumpy, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    argv = ["build", "numpy", "--version", VERSION, "--out", str(tmp_path), "--report", str(report)]
-    assert main(argv) == 0
-    out = tmp_path / lean.path.name.replace(f"numpy-{VERSION}-", f"numpy-{VERSION}+lean-")
-    assert Wheel.open(out).version == Version(f"{VERSION}+lean")
+    argv = ["build", "numpy", "--version", NUMPY_VERSION, "--out", str(tmp_path)]
+    assert main([*argv, "--report", str(report)]) == 0
+    labelled = f"numpy-{NUMPY_VERSION}+lean-"
+    out = tmp_path / lean.path.name.replace(f"numpy-{NUMPY_VERSION}-", labelled)
+    assert Wheel.open(out).version == Version(f"{NUMPY_VERSION}+lean")
     data = json.loads(report.read_text())
     assert data["cached"] is True and data["output"] == str(out)
     assert data["platform_tag"] == lean.platform_tag
@@ -161,10 +163,10 @@ def test_build_command_writes_a_labelled_wheel(lean: BuiltNumpy, tmp_path: Path)
 @pytest.mark.slow
 @pytest.mark.network
 def test_lean_build_runs_the_smoke_models_under_tflite_runtime_2_14(lean: BuiltNumpy) -> None:
-    stock = download_wheel(f"numpy=={VERSION}")
-    result = verify_wheels([lean.path], RUNTIME, reference_wheels=[stock])
+    stock = download_wheel(f"numpy=={NUMPY_VERSION}")
+    result = verify_wheels([lean.path], TFLITE_RUNTIME, reference_wheels=[stock])
     assert result.ok, [r.to_dict() for r in result.results if not r.ok]
-    assert result.installed["numpy"] == VERSION
+    assert result.installed["numpy"] == NUMPY_VERSION
     assert all(r.identical is not False for r in result.results)
 
 
@@ -173,7 +175,7 @@ def test_lean_build_runs_the_smoke_models_under_tflite_runtime_2_14(lean: BuiltN
 def test_public_api_works_after_the_slim_recipe_edits(lean: BuiltNumpy, tmp_path: Path) -> None:
     """The recipe's edits (lazy imports, no docstring modules) keep the public API working."""
     wheel = Wheel.open(lean.path)
-    for edit in load_slim_recipe("numpy", Version(VERSION)).edits:
+    for edit in load_slim_recipe("numpy", Version(NUMPY_VERSION)).edits:
         text = wheel.read(edit.file).decode()
         wheel.replace(edit.file, edit.apply(text, wheel.filename).encode())
     wheel.set_local_version("edited")
@@ -200,9 +202,8 @@ def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_p
     sizes, labels = {}, {}
     for origin in ("--from-source", "--from-pypi"):
         out, report = tmp_path / origin, tmp_path / f"{origin}.json"
-        argv = ["slim", "numpy", origin, "--version", VERSION, "--out", str(out),
-                "--report", str(report)]  # fmt: skip
-        assert main(argv) == 0
+        argv = ["slim", "numpy", origin, "--version", NUMPY_VERSION, "--out", str(out)]
+        assert main([*argv, "--report", str(report)]) == 0
         data = json.loads(report.read_text())
         assert data["origin"]["from_source"] is (origin == "--from-source")
         assert data["verification"]["ok"] and len(data["verification"]["models"]) == 6
@@ -223,8 +224,12 @@ def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
         "with _build_lock(Path(sys.argv[1])):\n"
         "    print('locked', flush=True); time.sleep(1.5)\n"
     )
-    holder = subprocess.Popen([sys.executable, "-c", script, str(entry)], stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).parent.parent)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(entry)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
     started = time.monotonic()
     with _build_lock(entry):

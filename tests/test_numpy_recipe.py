@@ -96,8 +96,10 @@ def test_windows_builds_use_the_same_options_plus_vsenv() -> None:
 
 def test_frontend_and_cibuildwheel_renderings() -> None:
     plan = load_build_recipe().plan(Version("1.26.4"), "size", "linux_x86_64")
-    assert plan.frontend_args()[:2] == ["-Csetup-args=-Dbuildtype=minsize",
-                                        "-Csetup-args=-Ddebug=false"]  # fmt: skip
+    assert plan.frontend_args()[:2] == [
+        "-Csetup-args=-Dbuildtype=minsize",
+        "-Csetup-args=-Ddebug=false",
+    ]
     assert plan.cibuildwheel_config_settings() == " ".join(
         f"setup-args={arg}" for arg in SIZE + COMMON + NO_SIMD
     )
@@ -109,9 +111,8 @@ def test_frontend_and_cibuildwheel_renderings() -> None:
 
 
 def test_print_config_settings_command(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["build", "numpy", "--print-config-settings", "--version", "1.26.4",
-            "--profile", "size", "--platform", "win_amd64"]  # fmt: skip
-    assert main(argv) == 0
+    argv = ["build", "numpy", "--print-config-settings", "--version", "1.26.4"]
+    assert main([*argv, "--profile", "size", "--platform", "win_amd64"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines() == [
         " ".join(f"setup-args={arg}" for arg in [*SIZE, *COMMON, *NO_SIMD, "--vsenv"])
@@ -124,13 +125,17 @@ def test_print_config_settings_command(capsys: pytest.CaptureFixture[str]) -> No
         (["--print-config-settings"], "need --version"),
         (["--print-config-settings", "--version", "1.20.0"], "range matches numpy 1.20.0"),
         (["--print-config-settings", "--version", "x.y"], "not a valid version"),
-        (["--print-environment", "--version", "2.4.6", "--platform", "macosx_arm64"],
-         "no numpy build settings for platform macosx_arm64"),
-        (["--print-config-settings", "--version", "2.4.6", "--profile", "tiny"],
-         "no build profile 'tiny' (known: size, speed)"),
+        (
+            ["--print-environment", "--version", "2.4.6", "--platform", "macosx_arm64"],
+            "no numpy build settings for platform macosx_arm64",
+        ),
+        (
+            ["--print-config-settings", "--version", "2.4.6", "--profile", "tiny"],
+            "no build profile 'tiny' (known: size, speed)",
+        ),
         (["--platform", "win32"], "--platform only applies"),
     ],
-)  # fmt: skip
+)
 def test_bad_build_requests_fail_with_one_line(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

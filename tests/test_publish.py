@@ -16,19 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from publish_helpers import (
-    SLIM_NUMPY_VERSION,
-    install_from_index,
-    installed_versions,
-    make_wheel,
-    slim_numpy_wheel,
-    stock_numpy_wheel,
-    tflite_runtime_wheel,
-)
+from conftest import NUMPY_VERSION
+from publish_helpers import install_from_index, slim_numpy_wheel
 from servers import Answer, Request, background, free_port, serve
+from wheel_factory import index_wheel
 
 from builder.cache import sha256_file
-from builder.errors import PublishError
+from builder.errors import ArgumentError, PublishError
 from builder.index.budget import collect, parse_size
 from builder.index.http import RetryPolicy
 from builder.index.publish import publish
@@ -88,11 +82,6 @@ def slim_numpy() -> Path:
     return slim_numpy_wheel()
 
 
-@pytest.fixture(scope="session")
-def tflite_runtime() -> Path:
-    return tflite_runtime_wheel()
-
-
 @dataclass(frozen=True)
 class Cli:
     returncode: int
@@ -146,13 +135,13 @@ def test_parse_size(text: str, size: int) -> None:
 
 @pytest.mark.parametrize("text", ["", "five", "-1MB", "0", "5 TB"])
 def test_parse_size_refuses_nonsense(text: str) -> None:
-    with pytest.raises(PublishError):
+    with pytest.raises(ArgumentError, match=re.escape(repr(text))):
         parse_size(text)
 
 
 def test_budget_is_checked_for_every_wheel_before_contacting_the_index(tmp_path: Path) -> None:
-    small = make_wheel(tmp_path / "dist", "small-pkg", "1.0", b"s")
-    big = make_wheel(tmp_path / "dist", "big-pkg", "1.0", secrets.token_bytes(20_000))
+    small = index_wheel(tmp_path / "dist", "small-pkg", "1.0", b"s")
+    big = index_wheel(tmp_path / "dist", "big-pkg", "1.0", secrets.token_bytes(20_000))
     closed = f"http://127.0.0.1:{free_port()}/"
     args = ["publish", str(small), str(big), "--repository-url", closed, "--max-size", "10kB"]
     result = builder_cli([*args, "--report", "r.json"], tmp_path)
@@ -164,7 +153,7 @@ def test_budget_is_checked_for_every_wheel_before_contacting_the_index(tmp_path:
 
 
 def test_check_only_measures_without_uploading(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path / "dist", "small-pkg", "1.0", b"s")
+    wheel = index_wheel(tmp_path / "dist", "small-pkg", "1.0", b"s")
     result = builder_cli(["publish", "--check-only", str(wheel), "--report", "r.json"], tmp_path)
     assert result.returncode == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
@@ -174,7 +163,7 @@ def test_check_only_measures_without_uploading(tmp_path: Path) -> None:
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path / "dist", "small-pkg", "1.0", b"s")
+    wheel = index_wheel(tmp_path / "dist", "small-pkg", "1.0", b"s")
     url = "http://someone:hunter2-secret@127.0.0.1:9/"
     result = builder_cli(["publish", str(wheel), "--repository-url", url], tmp_path)
     assert_one_line_error(result, "must not contain credentials", "TWINE_PASSWORD")
@@ -182,8 +171,8 @@ def test_credentials_in_the_url_are_refused_without_echoing_them(tmp_path: Path)
 
 
 def test_not_a_wheel_and_two_versions_of_one_project_are_refused(tmp_path: Path) -> None:
-    first = make_wheel(tmp_path / "a", "edgepkg", "1.0")
-    second = make_wheel(tmp_path / "b", "edgepkg", "2.0")
+    first = index_wheel(tmp_path / "a", "edgepkg", "1.0")
+    second = index_wheel(tmp_path / "b", "edgepkg", "2.0")
     with pytest.raises(PublishError, match="two versions"):
         collect([first, second])
     sdist = tmp_path / "edgepkg-1.0.tar.gz"
@@ -193,8 +182,8 @@ def test_not_a_wheel_and_two_versions_of_one_project_are_refused(tmp_path: Path)
 
 
 def test_requirements_pin_every_file_by_hash(tmp_path: Path) -> None:
-    a = make_wheel(tmp_path, "Edge_Pkg", "1.0", b"a", requires=["numpy>=1.23"])
-    b = make_wheel(tmp_path, "numpy", "1.26.4+slim", b"b")
+    a = index_wheel(tmp_path, "Edge_Pkg", "1.0", b"a", requires=["numpy>=1.23"])
+    b = index_wheel(tmp_path, "numpy", "1.26.4+slim", b"b")
     text = requirements_text(collect([a, b]), "--index-url https://index.example/simple/")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     assert lines == [
@@ -213,8 +202,8 @@ def test_publish_uploads_and_pins_and_reruns_skip_identical_files(
     index_server: IndexServer, tmp_path: Path
 ) -> None:
     wheels = [
-        make_wheel(tmp_path / "dist", "alpha-pkg", "1.0", b"alpha"),
-        make_wheel(tmp_path / "dist", "beta-pkg", "2.0", b"beta", requires=["alpha-pkg"]),
+        index_wheel(tmp_path / "dist", "alpha-pkg", "1.0", b"alpha"),
+        index_wheel(tmp_path / "dist", "beta-pkg", "2.0", b"beta", requires=["alpha-pkg"]),
     ]
     args = ["publish", *map(str, wheels), "--repository-url", index_server.url]
     first = builder_cli([*args, "--report", "first.json"], tmp_path, index_server.env())
@@ -244,11 +233,11 @@ def test_publish_uploads_and_pins_and_reruns_skip_identical_files(
 def test_same_name_different_bytes_is_refused_and_nothing_is_uploaded(
     index_server: IndexServer, tmp_path: Path
 ) -> None:
-    original = make_wheel(tmp_path / "v1", "gamma-pkg", "1.0", b"original")
+    original = index_wheel(tmp_path / "v1", "gamma-pkg", "1.0", b"original")
     args = ["publish", str(original), "--repository-url", index_server.url]
     assert builder_cli(args, tmp_path, index_server.env()).returncode == 0
-    changed = make_wheel(tmp_path / "v2", "gamma-pkg", "1.0", b"changed")
-    newcomer = make_wheel(tmp_path / "v2", "delta-pkg", "1.0", b"new")
+    changed = index_wheel(tmp_path / "v2", "gamma-pkg", "1.0", b"changed")
+    newcomer = index_wheel(tmp_path / "v2", "delta-pkg", "1.0", b"new")
     args = ["publish", str(newcomer), str(changed), "--repository-url", index_server.url]
     result = builder_cli(args, tmp_path / "v2", index_server.env())
     assert_one_line_error(result, changed.name, "different content", "nothing was uploaded")
@@ -261,7 +250,7 @@ def test_same_name_different_bytes_is_refused_and_nothing_is_uploaded(
 def test_wrong_password_is_one_line_and_never_shown(
     index_server: IndexServer, tmp_path: Path
 ) -> None:
-    wheel = make_wheel(tmp_path / "dist", "epsilon-pkg", "1.0", b"e")
+    wheel = index_wheel(tmp_path / "dist", "epsilon-pkg", "1.0", b"e")
     wrong = f"wrong-{secrets.token_hex(8)}"
     args = ["publish", str(wheel), "--repository-url", index_server.url, "--report", "r.json"]
     result = builder_cli(args, tmp_path, index_server.env(password=wrong))
@@ -273,7 +262,7 @@ def test_wrong_password_is_one_line_and_never_shown(
 
 
 def test_server_not_running_is_one_line_after_retries(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path / "dist", "zeta-pkg", "1.0", b"z")
+    wheel = index_wheel(tmp_path / "dist", "zeta-pkg", "1.0", b"z")
     url = f"http://127.0.0.1:{free_port()}/"
     args = ["publish", str(wheel), "--repository-url", url, "--retries", "1"]
     credentials = {"TWINE_USERNAME": "user-x", "TWINE_PASSWORD": "p-secret"}
@@ -316,7 +305,7 @@ def publish_fails(wheel: Path, url: str, retries: int, match: str | None = None)
 def test_5xx_and_429_are_retried_with_backoff_but_a_4xx_never(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int, runs: int
 ) -> None:
-    wheel = make_wheel(tmp_path, "eta-pkg", "1.0", b"h")
+    wheel = index_wheel(tmp_path, "eta-pkg", "1.0", b"h")
     with serve(uploads_fail_with(status)) as server:
         message = publish_fails(wheel, server.url, 2, f"cannot upload {wheel.name}.*{status}")
     output = capsys.readouterr().err
@@ -335,7 +324,7 @@ def test_against_an_index_answering_500_the_message_counts_the_requests_it_got(
     tmp_path: Path, retries: int
 ) -> None:
     """Every request answered 500: reading the index fails, and says after how many requests."""
-    wheel = make_wheel(tmp_path, "theta-pkg", "1.0", b"t")
+    wheel = index_wheel(tmp_path, "theta-pkg", "1.0", b"t")
     with serve(lambda request: Answer(500)) as server:
         message = publish_fails(wheel, server.url, retries)
     assert message.startswith(f"cannot read {server.url}simple/theta-pkg/: HTTP 500")
@@ -346,7 +335,7 @@ def test_against_an_index_answering_500_the_message_counts_the_requests_it_got(
 def test_the_index_is_read_with_the_credentials_and_a_refusal_names_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    wheel = make_wheel(tmp_path, "lambda-pkg", "1.0", b"l")
+    wheel = index_wheel(tmp_path, "lambda-pkg", "1.0", b"l")
     with serve(lambda request: Answer(401)) as server:
         message = publish_fails(wheel, server.url, 2, "the index refused the credentials")
     assert message.startswith(f"cannot read {server.url}simple/lambda-pkg/: HTTP 401")
@@ -357,7 +346,7 @@ def test_the_index_is_read_with_the_credentials_and_a_refusal_names_them(
 
 def test_the_cli_states_the_uploads_the_index_received(tmp_path: Path) -> None:
     """The issue's case through the command line: 15 POSTs for "--retries 2" before."""
-    wheel = make_wheel(tmp_path / "dist", "iota-pkg", "1.0", b"i")
+    wheel = index_wheel(tmp_path / "dist", "iota-pkg", "1.0", b"i")
     with serve(uploads_fail_with(500)) as server:
         args = ["publish", str(wheel), "--repository-url", server.url, "--retries", "1"]
         result = builder_cli(args, tmp_path, CREDENTIALS)
@@ -367,7 +356,7 @@ def test_the_cli_states_the_uploads_the_index_received(tmp_path: Path) -> None:
 
 
 def test_twine_once_makes_one_request_where_twine_makes_several(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path, "kappa-pkg", "1.0", b"k")
+    wheel = index_wheel(tmp_path, "kappa-pkg", "1.0", b"k")
     env = {**os.environ, **CREDENTIALS, "NO_COLOR": "1"}
     posts = {}
     for module in ("twine", "builder.index.twine_once"):
@@ -386,8 +375,10 @@ def test_twine_once_makes_one_request_where_twine_makes_several(tmp_path: Path) 
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_stock_numpy_is_refused_by_the_budget(index_server: IndexServer, tmp_path: Path) -> None:
-    stock = stock_numpy_wheel()
+def test_stock_numpy_is_refused_by_the_budget(
+    index_server: IndexServer, tmp_path: Path, stock_numpy: Path
+) -> None:
+    stock = stock_numpy
     assert stock.stat().st_size > 15_000_000
     args = ["publish", str(stock), "--repository-url", index_server.url]
     result = builder_cli(args, tmp_path, index_server.env())
@@ -398,11 +389,11 @@ def test_stock_numpy_is_refused_by_the_budget(index_server: IndexServer, tmp_pat
 @pytest.mark.slow
 @pytest.mark.network
 def test_published_stack_installs_from_the_index_and_runs_the_smoke_models(
-    index_server: IndexServer, tmp_path: Path, slim_numpy: Path, tflite_runtime: Path
+    index_server: IndexServer, tmp_path: Path, slim_numpy: Path, runtime_wheel: Path
 ) -> None:
     from builder.smoke import run_suite
 
-    args = ["publish", str(slim_numpy), str(tflite_runtime), "--repository-url", index_server.url]
+    args = ["publish", str(slim_numpy), str(runtime_wheel), "--repository-url", index_server.url]
     result = builder_cli([*args, "--report", "publish.json"], tmp_path, index_server.env())
     assert result.returncode == 0, result.output
     report_text = (tmp_path / "publish.json").read_text()
@@ -411,16 +402,16 @@ def test_published_stack_installs_from_the_index_and_runs_the_smoke_models(
     sizes = {f["file"]: f["size"] for f in json.loads(report_text)["files"]}
     assert all(size <= 5_000_000 for size in sizes.values()), sizes
 
-    slim_version = f"{SLIM_NUMPY_VERSION}+slim"
+    slim_version = f"{NUMPY_VERSION}+slim"
     env, _ = install_from_index(
         tmp_path / "plain", index_server.simple, [f"numpy=={slim_version}", "tflite-runtime"]
     )
-    assert installed_versions(env) == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
+    assert env.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     suite = run_suite(env.python)
     assert suite.ok, suite.summary()
 
     pinned, output = install_from_index(
         tmp_path / "pinned", index_server.simple, ["--require-hashes", "-r", str(requirements)]
     )
-    assert installed_versions(pinned) == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
+    assert pinned.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     assert "pypi.org" not in output

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def quick_start_commands() -> list[str]:
@@ -25,3 +24,11 @@ def test_quick_start_has_exactly_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert quick_start_commands()[1] in ci.splitlines()
+
+
+def test_ci_checks_lint_format_and_types_before_the_tests() -> None:
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    tests = lines.index(quick_start_commands()[1])
+    checks = [".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy"]
+    found = [next(i for i, line in enumerate(lines) if line.startswith(c)) for c in checks]
+    assert found == sorted(found) and found[-1] < tests

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from publish_helpers import make_wheel
+from wheel_factory import index_wheel
 
 from builder.cache import sha256_file
 from builder.index.budget import collect
@@ -47,10 +47,10 @@ def test_the_stack_pins_every_wheel_by_hash(tmp_path: Path) -> None:
 def test_several_files_of_a_project_share_one_entry_sorted_and_deduplicated(
     tmp_path: Path,
 ) -> None:
-    first = make_wheel(tmp_path / "a", "Edge_Pkg", "1.0", b"a")
+    first = index_wheel(tmp_path / "a", "Edge_Pkg", "1.0", b"a")
     other = tmp_path / "b" / "edge_pkg-1.0-py3-none-manylinux_2_17_x86_64.whl"
     other.parent.mkdir()
-    other.write_bytes(make_wheel(tmp_path / "c", "Edge_Pkg", "1.0", b"b").read_bytes())
+    other.write_bytes(index_wheel(tmp_path / "c", "Edge_Pkg", "1.0", b"b").read_bytes())
     candidates = collect([first, other])
     digests = sorted(sha256_file(p) for p in (first, other))
     text = requirements_text([*candidates, candidates[0]], "--index-url URL", "pins.txt")

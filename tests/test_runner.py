@@ -136,8 +136,10 @@ def test_a_logged_failure_names_the_first_error_and_the_log(tmp_path: Path) -> N
     with pytest.raises(CommandError) as caught:
         run([PY, "-c", COMPILER_LIKE], log_file=log)
     message = str(caught.value)
-    assert message.endswith(f"failed with exit code 2: a.cc:3:5: error: 'x' was not declared in"
-                            f" this scope (full log: {log})")  # fmt: skip
+    assert message.endswith(
+        f"failed with exit code 2: a.cc:3:5: error: 'x' was not declared in"
+        f" this scope (full log: {log})"
+    )
     assert "Error 1" in log.read_text()
 
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from packaging.version import Version
 
-from builder.errors import RecipeError, UnsupportedPlatformError
+from builder.errors import ArgumentError, RecipeError
 from builder.runtimes import host_platform, resolve_runtime, runtime_for_distribution
 from builder.slim import default_requirement
 
@@ -39,7 +39,7 @@ def test_named_runtimes() -> None:
     [("tensorflow==2.15", "unknown runtime 'tensorflow'"), ("tflite runtime", "not a requirement")],
 )
 def test_bad_runtime_specs(spec: str, fragment: str) -> None:
-    with pytest.raises(UnsupportedPlatformError, match=fragment):
+    with pytest.raises(ArgumentError, match=fragment):
         resolve_runtime(spec)
 
 

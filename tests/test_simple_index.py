@@ -9,15 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from publish_helpers import (
-    SLIM_NUMPY_VERSION,
-    install_from_index,
-    installed_versions,
-    make_wheel,
-    slim_numpy_wheel,
-    tflite_runtime_wheel,
-)
+from conftest import NUMPY_VERSION, tflite_runtime_wheel
+from publish_helpers import install_from_index, slim_numpy_wheel
 from servers import static_server
+from wheel_factory import index_wheel
 
 from builder.cache import sha256_file
 from builder.errors import PublishError
@@ -35,8 +30,8 @@ def links(page: Path) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def dist(tmp_path: Path) -> Path:
     directory = tmp_path / "dist"
-    make_wheel(directory, "Edge_Pkg", "1.0+slim", b"edge", requires=["helper.lib"])
-    make_wheel(directory, "helper.lib", "2.0", b"helper")
+    index_wheel(directory, "Edge_Pkg", "1.0+slim", b"edge", requires=["helper.lib"])
+    index_wheel(directory, "helper.lib", "2.0", b"helper")
     return directory
 
 
@@ -108,7 +103,7 @@ def test_pip_installs_from_the_static_index(dist: Path, tmp_path: Path) -> None:
     build_index(dist, out)
     with static_server(out) as url:
         env, output = install_from_index(tmp_path / "venv", url, ["edge-pkg==1.0+slim"])
-    assert installed_versions(env) == {"edge-pkg": "1.0+slim", "helper-lib": "2.0"}
+    assert env.installed() == {"edge-pkg": "1.0+slim", "helper-lib": "2.0"}
     assert "pypi.org" not in output
 
 
@@ -135,7 +130,7 @@ def test_static_index_serves_the_stack_with_hash_pinned_requirements(tmp_path: P
         env, _ = install_from_index(
             tmp_path / "venv", url, ["--require-hashes", "-r", str(requirements)]
         )
-    slim_version = f"{SLIM_NUMPY_VERSION}+slim"
-    assert installed_versions(env) == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
+    slim_version = f"{NUMPY_VERSION}+slim"
+    assert env.installed() == {"numpy": slim_version, "tflite-runtime": "2.14.0"}
     suite = run_suite(env.python)
     assert suite.ok, suite.summary()

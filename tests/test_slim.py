@@ -146,9 +146,9 @@ def test_installs_as_numpy_1_26_4_beside_tflite_runtime(
 ) -> None:
     models = load_models()
     slim_env = create_environment(tmp_path / "slim")
-    pip = [sys.executable, "-m", "pip", "--python", slim_env.python, "install", "--no-index"]
     # `numpy==1.26.4` must still select the +slim wheel (a local label matches its release).
-    run([*pip, "--find-links", slimmed.out, f"numpy=={NUMPY_VERSION}", runtime_wheel], echo=False)
+    offline = ["--no-index", "--find-links", slimmed.out]
+    slim_env.pip("install", *offline, f"numpy=={NUMPY_VERSION}", runtime_wheel)
     assert slim_env.installed()["numpy"] == f"{NUMPY_VERSION}+slim"
     stock_env = create_environment(tmp_path / "stock")
     stock_env.install([str(stock_numpy), str(runtime_wheel)], no_index=True)

@@ -13,9 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import cli
-
-from builder.recipes import project_root
+from conftest import ROOT, cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -79,7 +77,7 @@ def test_slim_without_a_recipe_warns_and_leaves_the_metadata_alone(
 ) -> None:
     recipes = tmp_path / "recipes"
     recipes.mkdir()
-    shutil.copy(project_root() / "recipes" / "runtimes.toml", recipes)
+    shutil.copy(ROOT / "recipes" / "runtimes.toml", recipes)
     monkeypatch.setenv("TFLITE_EDGE_BUILDER_RECIPES", str(recipes))
     proc, report, wheel = _slim(run_cli, tmp_path)
     assert "warning: no recipe for tflite-runtime: using the generic slimmer" in proc.stderr

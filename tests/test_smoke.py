@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import SMOKE_DIR
+from conftest import SMOKE_DIR, SMOKE_MODELS
 
 from builder.arrays import RawArray, compare, random_array, read_npy, read_npz, write_npz
 from builder.errors import RecipeError, VerificationError
@@ -37,11 +37,11 @@ from builder.smoke import (
     check_run,
     expected_outputs,
     load_models,
+    run_and_judge,
     run_model,
     run_models,
+    stored_expectations,
 )
-
-NAMES = {"cnn_float32", "cnn_float16", "cnn_dynamic_int8", "cnn_int8", "gru_while", "lstm_stateful"}
 
 
 def _executable(tmp_path: Path, name: str, body: str) -> Path:
@@ -53,7 +53,7 @@ def _executable(tmp_path: Path, name: str, body: str) -> Path:
 
 def test_default_suite() -> None:
     models = {m.name: m for m in load_models()}
-    assert set(models) == NAMES
+    assert set(models) == SMOKE_MODELS
     assert all(m.inputs and m.expected for m in models.values())
     assert models["lstm_stateful"].invocations > 1  # stateful: reset between invocations
     assert models["cnn_int8"].atol >= 1  # int8 outputs compare within one quantisation step
@@ -185,6 +185,63 @@ def test_exit_without_result(tmp_path: Path, model: SmokeModel) -> None:
     run = run_model(_executable(tmp_path, "python", body), model, timeout=30)
     assert run.status == ERROR
     assert run.message == "exit code 3: Fatal Python error: bad things"
+
+
+# Stands in for _model_runner.py: an identity "model" whose outputs are its inputs.
+ECHO_RUNNER = """
+import json, sys
+request = json.load(open(sys.argv[1]))
+outputs = [request["inputs"]] * request["invocations"]
+json.dump({"status": "ok", "outputs": outputs}, open(sys.argv[2], "w"))
+"""
+
+
+def _echo_python(tmp_path: Path) -> Path:
+    runner = tmp_path / "echo_runner.py"
+    runner.write_text(ECHO_RUNNER)
+    return _executable(tmp_path, "python", f'exec {sys.executable} {runner} "$3" "$4"')
+
+
+def test_run_and_judge_against_expected_outputs_and_baseline(
+    tmp_path: Path, model: SmokeModel
+) -> None:
+    given = [_f32(0.25, 0.75)]
+    models = [replace(model, name=name) for name in ("same", "wrong", "unjudged", "differs")]
+    expected = {"same": given, "wrong": [_f32(0.25, 0.5)], "differs": given}
+    baseline = {"same": ((given[0],),), "differs": ((_f32(0.25, 0.75 + 1e-7),),)}
+    inputs = {m.name: given for m in models}
+    judged = run_and_judge(
+        _echo_python(tmp_path), models, expected, baseline=baseline, inputs=inputs, timeout=60
+    )
+    assert judged["same"].run.outputs == ((given[0],),)
+    assert judged["same"].result.ok and judged["same"].result.identical is True
+    assert judged["wrong"].result.status == WRONG_OUTPUT
+    assert "1 of 2 values outside" in judged["wrong"].result.message
+    unjudged = judged["unjudged"].result  # no expected outputs: it only has to run
+    assert (unjudged.status, unjudged.identical) == (PASS, None)
+    differs = judged["differs"].result
+    assert (
+        differs.ok and differs.identical is False and "differ from the baseline" in differs.message
+    )
+
+
+def test_run_and_judge_runs_on_the_stored_inputs(tmp_path: Path, model: SmokeModel) -> None:
+    assert model.inputs is not None
+    [result] = run_and_judge(
+        _echo_python(tmp_path), [model], {model.name: read_npz(model.inputs)}, timeout=60
+    ).values()
+    assert result.result.ok and result.run.outputs == (tuple(read_npz(model.inputs)),)
+
+
+def test_stored_expectations_fall_back_to_the_baseline(tmp_path: Path) -> None:
+    stored = next(m for m in load_models() if m.name == "cnn_int8")
+    shutil.copy(SMOKE_DIR / "cnn_float32.tflite", tmp_path / "alone.tflite")
+    [alone] = load_models(tmp_path / "alone.tflite")
+    other = replace(alone, name="other")
+    baseline = {"alone": ((_f32(1.0),), (_f32(2.0),))}
+    expected = stored_expectations([stored, alone, other], baseline)
+    assert expected == {"cnn_int8": expected_outputs(stored), "alone": [_f32(1.0)]}
+    assert stored_expectations([alone]) == {}
 
 
 def test_model_without_inputs_cannot_run(tmp_path: Path) -> None:

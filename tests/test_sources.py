@@ -14,12 +14,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from fake_tensorflow import SCRIPT, make_tree
 
 from builder import sources
 from builder.__main__ import main
 from builder.errors import DownloadError
-from builder.recipes import project_root
 from builder.tflite.model import BuildRequest
 from builder.tflite.plan import make_plan, render_plan
 from builder.tflite.recipe import load_tflite_recipe
@@ -40,7 +40,7 @@ def archive(tmp_path: Path) -> Path:
 
 def _use_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, sha: str | None) -> Path:
     """A private recipes dir whose 2.16.1 entry points at ``url`` with pin ``sha`` (or none)."""
-    text = (project_root() / "recipes" / "tflite-runtime.toml").read_text()
+    text = (ROOT / "recipes" / "tflite-runtime.toml").read_text()
     head, rest = text.split(f'[versions."{VERSION}"]\n', 1)
     entry, tail = rest.split("\n[", 1)
     entry = re.sub(r'(?m)^url = ".*"$', f'url = "{url}"', entry)
@@ -166,8 +166,10 @@ def test_a_release_archive_given_as_source_is_checked_by_sha256(
         tmp_path, monkeypatch, "https://example.invalid/never-fetched.tar.gz", _sha(archive)
     )
     argv = ["build", "tflite-runtime", "--tf-version", VERSION, "--platform", "linux_x86_64"]
-    plan = render_plan(make_plan(BuildRequest(VERSION, "linux_x86_64", "3.12", tmp_path / "out",
-                                              source=archive, dry_run=True)))  # fmt: skip
+    request = BuildRequest(
+        VERSION, "linux_x86_64", "3.12", tmp_path / "out", source=archive, dry_run=True
+    )
+    plan = render_plan(make_plan(request))
     assert f"      release archive {archive.name}, sha256 matches (sha256 pinned in " in "\n".join(
         plan
     )

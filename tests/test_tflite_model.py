@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Callable, Union
 
 import pytest
+from conftest import SMOKE_DIR
 
-from builder.errors import BuilderError
+from builder.errors import BuilderError, ModelFormatError
 from builder.tflite_model import (
     BUILTIN_OPERATORS,
-    ModelFormatError,
     ModelInfo,
     OperatorCode,
     read_model_info,
@@ -25,7 +25,6 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-SMOKE_DIR = Path(__file__).resolve().parent.parent / "smoke_models"
 MANIFEST = tomllib.loads((SMOKE_DIR / "manifest.toml").read_text(encoding="utf-8"))
 ENTRIES = {entry["name"]: entry for entry in MANIFEST["model"]}
 
@@ -231,8 +230,9 @@ def table(*fields: Field) -> Ref:
             elif field is not None:
                 refs.append((len(buf), field))
                 buf.extend(bytes(4))
-        struct.pack_into(f"<HH{len(fields)}H", buf, vtable, 4 + 2 * len(fields),
-                         len(buf) - start, *entries)  # fmt: skip
+        struct.pack_into(
+            f"<HH{len(fields)}H", buf, vtable, 4 + 2 * len(fields), len(buf) - start, *entries
+        )
         _patch(buf, refs)
         return start
 
@@ -350,9 +350,17 @@ def test_handmade_operator_codes(tmp_path: Path) -> None:
 def test_builtin_table_matches_schema_codes() -> None:
     assert len(BUILTIN_OPERATORS) == 210
     assert len(set(BUILTIN_OPERATORS)) == 210
-    known = {0: "ADD", 9: "FULLY_CONNECTED", 32: "CUSTOM", 44: "UNIDIRECTIONAL_SEQUENCE_LSTM",
-             119: "WHILE", 127: "PLACEHOLDER_FOR_GREATER_OP_CODES", 150: "GELU",
-             206: "STABLEHLO_COMPOSITE", 209: "STABLEHLO_CASE"}  # fmt: skip
+    known = {
+        0: "ADD",
+        9: "FULLY_CONNECTED",
+        32: "CUSTOM",
+        44: "UNIDIRECTIONAL_SEQUENCE_LSTM",
+        119: "WHILE",
+        127: "PLACEHOLDER_FOR_GREATER_OP_CODES",
+        150: "GELU",
+        206: "STABLEHLO_COMPOSITE",
+        209: "STABLEHLO_CASE",
+    }
     for code, name in known.items():
         assert BUILTIN_OPERATORS[code] == name
 

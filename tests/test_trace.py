@@ -51,19 +51,23 @@ def test_traced_members_maps_paths_to_members(tmp_path: Path) -> None:
     link = tmp_path / "alias"
     link.symlink_to(site)  # paths reported through a symlink still map to members
     trace = Trace(
-        opened=frozenset({
-            f"{site}/pkg/data.json",
-            f"{site}/pkg/__pycache__/__init__.cpython-311.pyc",
-            "/usr/lib/python3.11/os.py",
-            f"{site}/not-a-member.txt",
-        }),
-        modules=frozenset({
-            f"{site}/pkg/__init__.py",
-            f"{link}/pkg/core/__init__.py",
-            f"{site}/pkg/core/__pycache__/multiarray.cpython-311.pyc",
-        }),
+        opened=frozenset(
+            {
+                f"{site}/pkg/data.json",
+                f"{site}/pkg/__pycache__/__init__.cpython-311.pyc",
+                "/usr/lib/python3.11/os.py",
+                f"{site}/not-a-member.txt",
+            }
+        ),
+        modules=frozenset(
+            {
+                f"{site}/pkg/__init__.py",
+                f"{link}/pkg/core/__init__.py",
+                f"{site}/pkg/core/__pycache__/multiarray.cpython-311.pyc",
+            }
+        ),
         mapped=frozenset({f"{site}/pkg.libs/libopenblas.so", "/usr/lib/libc.so.6"}),
-    )  # fmt: skip
+    )
     use = traced_members(trace, site, MEMBERS)
     assert use.imported == {"pkg/__init__.py", "pkg/core/__init__.py", "pkg/core/multiarray.py"}
     assert use.loaded == {"pkg/data.json", "pkg.libs/libopenblas.so"}

@@ -2,7 +2,9 @@
 
 ``build_wheel`` writes a pure-Python wheel whose RECORD matches its contents; its keyword arguments
 change one thing at a time (a member's bytes, a missing metadata file, a doctored RECORD row, raw
-zip entries that bypass RECORD) so each test breaks exactly what it is about. The byte-level
+zip entries that bypass RECORD) so each test breaks exactly what it is about. ``index_wheel`` is
+the wheel of a project as the index tests publish it (``Requires-Python``, its own payload).
+It is the tests' one wheel writer. The byte-level
 helpers (``truncate``, ``declare_sizes``) edit an already written archive the way a damaged
 download or a crafted compression bomb would look.
 """
@@ -24,17 +26,31 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 Row = list[str]
 
 
-def default_members(name: str = "demo", version: str = "1.0") -> dict[str, bytes]:
+def dist_name(name: str) -> str:
+    """The project name as it stands in file and directory names (``small-pkg``: ``small_pkg``)."""
+    return name.replace("-", "_")
+
+
+def default_members(
+    name: str = "demo",
+    version: str = "1.0",
+    requires: Sequence[str] = ("packaging",),
+    requires_python: str | None = None,
+) -> dict[str, bytes]:
     """Members of a minimal wheel (RECORD excluded: ``build_wheel`` writes it)."""
-    dist_info = f"{name}-{version}.dist-info"
+    dist = dist_name(name)
+    dist_info = f"{dist}-{version}.dist-info"
+    headers = [f"Requires-Python: {requires_python}"] if requires_python else []
+    headers += [f"Requires-Dist: {r}" for r in requires]
     return {
-        f"{name}/__init__.py": b"from .core import answer\n",
-        f"{name}/core.py": b"def answer():\n    return 42\n",
-        f"{name}/data/table.txt": b"0 1 2 3\n" * 64,
-        f"{name}/tests/test_core.py": b"def test():\n    pass\n",
+        f"{dist}/__init__.py": b"from .core import answer\n",
+        f"{dist}/core.py": b"def answer():\n    return 42\n",
+        f"{dist}/data/table.txt": b"0 1 2 3\n" * 64,
+        f"{dist}/tests/test_core.py": b"def test():\n    pass\n",
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-            "Requires-Dist: packaging\n\nA demo wheel.\n"
+            + "".join(f"{h}\n" for h in headers)
+            + "\nA demo wheel.\n"
         ).encode(),
         f"{dist_info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: wheel_factory\nRoot-Is-Purelib: true\n"
@@ -67,20 +83,23 @@ def build_wheel(
     raw: Sequence[tuple[zipfile.ZipInfo | str, bytes]] = (),
     filename: str | None = None,
     executable: Sequence[str] = (),
+    requires: Sequence[str] = ("packaging",),
+    requires_python: str | None = None,
 ) -> Path:
     """Write a wheel into ``directory`` and return its path (same arguments -> same bytes).
 
     ``files`` overrides default members (``None`` removes one); ``record`` may doctor the RECORD
     rows (name, hash, size) before they are written; ``raw`` entries are appended to the zip as
-    they are, unlisted in RECORD; ``filename`` overrides the file name.
+    they are, unlisted in RECORD; ``filename`` overrides the file name; ``requires`` and
+    ``requires_python`` go into METADATA.
     """
-    members = default_members(name, version)
+    members = default_members(name, version, requires, requires_python)
     for member, data in (files or {}).items():
         if data is None:
             members.pop(member, None)
         else:
             members[member] = data
-    dist_info = f"{name}-{version}.dist-info"
+    dist_info = f"{dist_name(name)}-{version}.dist-info"
     rows = [[n, record_hash(d), str(len(d))] for n, d in sorted(members.items())]
     rows = record(rows) if record else rows
     rows.append([f"{dist_info}/RECORD", "", ""])
@@ -88,7 +107,7 @@ def build_wheel(
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     members[f"{dist_info}/RECORD"] = buffer.getvalue().encode()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / (filename or f"{name}-{version}-py3-none-any.whl")
+    path = directory / (filename or f"{dist_name(name)}-{version}-py3-none-any.whl")
     with zipfile.ZipFile(path, "w") as zf, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate names are written on purpose
         for member, data in members.items():
@@ -97,6 +116,21 @@ def build_wheel(
         for info, data in raw:
             zf.writestr(zip_info(info) if isinstance(info, str) else info, data)
     return path
+
+
+def index_wheel(
+    directory: Path,
+    name: str = "edgepkg",
+    version: str = "1.0",
+    payload: bytes = b"",
+    requires: Sequence[str] = (),
+) -> Path:
+    """A project's wheel as the index tests publish it: ``Requires-Python: >=3.8``, only the
+    given ``requires``, and ``payload`` bytes (two builds of one version differ by them)."""
+    files = {f"{dist_name(name)}/payload.bin": payload}
+    return build_wheel(
+        directory, name, version, files=files, requires=requires, requires_python=">=3.8"
+    )
 
 
 def symlink_info(name: str) -> zipfile.ZipInfo:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..console import console, info
-from ..errors import BuilderError
+from ..errors import ArgumentError
 from ..interpreters import running_version
 from ..report import add_report_option, write_report
 from ..tflite.model import BuildRequest
@@ -109,7 +109,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
-        raise BuilderError("--jobs must be 1 or more")
+        raise ArgumentError("--jobs must be 1 or more")
     request = BuildRequest(
         tf_version=args.tf_version,
         platform=args.platform,

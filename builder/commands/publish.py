@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..console import console
-from ..errors import PublishError
+from ..errors import ArgumentError
 from ..index.budget import DEFAULT_MAX_SIZE, candidates_dict, check_only, format_size, parse_size
 from ..index.http import DEFAULT_RETRY, RetryPolicy
 from ..index.publish import publish
@@ -68,7 +68,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def _size(text: str) -> int:
     try:
         return parse_size(text)
-    except PublishError as exc:
+    except ArgumentError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -82,9 +82,9 @@ def execute(args: argparse.Namespace) -> int:
         )
         return 0
     if not args.repository_url:
-        raise PublishError("--repository-url is required (or use --check-only)")
+        raise ArgumentError("--repository-url is required (or use --check-only)")
     if args.retries < 0:
-        raise PublishError("--retries must be 0 or more")
+        raise ArgumentError("--retries must be 0 or more")
     result = publish(
         args.wheels,
         args.repository_url,

@@ -9,21 +9,20 @@ from packaging.utils import canonicalize_name
 from rich.table import Table
 
 from ..console import console, info
-from ..errors import BuilderError, WheelError
+from ..errors import ArgumentError
 from ..numpy_build import SourceChoice, build_numpy, choose_source
 from ..pypi import download_wheel
 from ..report import add_report_option, write_report
 from ..runtimes import resolve_runtime, runtime_for_distribution
 from ..slim import (
-    DEFAULT_BUDGET,
     LABEL,
     SlimOptions,
     SlimResult,
     default_requirement,
     slim_wheel,
 )
-from ..smoke import DEFAULT_TIMEOUT
 from ..wheelfile import Wheel, check_local_label
+from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
 from .verify import results_table
 
 NAME = "slim"
@@ -33,32 +32,49 @@ HELP = "slim a wheel (numpy, tflite-runtime, ai-edge-litert, ...) and verify it 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("package", help="distribution to slim, e.g. numpy")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--version", help="release to download from the index (default: the "
-                        "newest one the runtime accepts)")  # fmt: skip
+    source.add_argument(
+        "--version",
+        help="release to download from the index (default: the newest one the runtime accepts)",
+    )
     source.add_argument("--wheel", type=Path, metavar="PATH", help="slim this wheel file")
     origin = parser.add_mutually_exclusive_group()
-    origin.add_argument("--from-source", action="store_true", help="numpy: build lean numpy "
-                        "from its sdist first (default where a C compiler exists)")  # fmt: skip
-    origin.add_argument("--from-pypi", action="store_true", help="numpy: start from the "
-                        "PyPI wheel even where a compiler is available")  # fmt: skip
-    parser.add_argument("--profile", metavar="NAME", help="with a source build: the "
-                        "recipe's build profile (size or speed)")  # fmt: skip
-    parser.add_argument("--runtime", metavar="SPEC", help="runtime to verify with (default: the "
-                        "one with wheels for this interpreter)")  # fmt: skip
-    parser.add_argument("--models", type=Path, metavar="DIR",
-                        help="models to verify with (default: smoke_models/)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("dist"), metavar="DIR",
-                        help="where the slim wheel goes (default: dist/)")  # fmt: skip
-    parser.add_argument("--keep", action="append", default=[], metavar="GLOB",
-                        help="always keep members matching GLOB, e.g. 'numpy/random/**' for "
-                        "code you call besides inference (repeatable)")  # fmt: skip
-    parser.add_argument("--max-oracle-runs", type=int, default=DEFAULT_BUDGET, metavar="N",
-                        help=f"search budget (default {DEFAULT_BUDGET})")  # fmt: skip
+    origin.add_argument(
+        "--from-source",
+        action="store_true",
+        help="numpy: build lean numpy from its sdist first (default where a C compiler exists)",
+    )
+    origin.add_argument(
+        "--from-pypi",
+        action="store_true",
+        help="numpy: start from the PyPI wheel even where a compiler is available",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="with a source build: the recipe's build profile (size or speed)",
+    )
+    parser.add_argument(
+        "--runtime",
+        metavar="SPEC",
+        help="runtime to verify with (default: the one with wheels for this interpreter)",
+    )
+    add_models_option(parser)
+    add_out_option(parser, "the slim wheel goes")
+    parser.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="always keep members matching GLOB, e.g. 'numpy/random/**' for code you call besides "
+        "inference (repeatable)",
+    )
+    add_budget_option(parser)
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
-    parser.add_argument("--label", help="local version label (default: slim; lean.slim for lean "
-                        "numpy built from source)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="per-model time limit")  # fmt: skip
+    parser.add_argument(
+        "--label",
+        help="local version label (default: slim; lean.slim for lean numpy built from source)",
+    )
+    add_timeout_option(parser)
     add_report_option(parser)
 
 
@@ -78,7 +94,7 @@ def execute(args: argparse.Namespace) -> int:
     else:
         wheel = _download(package, args.version, args.runtime)
     if args.wheel is not None and Wheel.open(args.wheel).name != package:
-        raise WheelError(f"{args.wheel.name} is not a {package} wheel")
+        raise ArgumentError(f"{args.wheel.name} is not a {package} wheel")
     options = SlimOptions(
         runtime=args.runtime,
         models=args.models,
@@ -99,22 +115,22 @@ def _origin(package: str, args: argparse.Namespace) -> dict[str, object]:
     """Where the wheel to slim comes from: ``--wheel``, a lean numpy build, or the index."""
     if args.wheel is not None:
         if args.from_source or args.from_pypi or args.profile:
-            raise BuilderError("--wheel excludes --from-source, --from-pypi and --profile")
+            raise ArgumentError("--wheel excludes --from-source, --from-pypi and --profile")
         return {"from_source": False, "reason": f"--wheel {args.wheel}"}
     if package != "numpy":
         if args.from_source or args.profile:
-            raise BuilderError(f"--from-source/--profile build numpy only, not {package}")
+            raise ArgumentError(f"--from-source/--profile build numpy only, not {package}")
         return {"from_source": False, "reason": "downloaded from the index"}
     if args.from_pypi:
         if args.profile:
-            raise BuilderError("--profile selects a source build; it cannot go with --from-pypi")
+            raise ArgumentError("--profile selects a source build; it cannot go with --from-pypi")
         choice = SourceChoice(False, "--from-pypi")
     elif args.from_source:
         choice = SourceChoice(True, "--from-source")
     else:
         choice = choose_source(args.version, args.profile)
         if args.profile and not choice.from_source:
-            raise BuilderError(f"--profile {args.profile} needs a source build: {choice.reason}")
+            raise ArgumentError(f"--profile {args.profile} needs a source build: {choice.reason}")
     how = "lean numpy built from source" if choice.from_source else "the PyPI numpy wheel"
     info(f"slimming {how}: {choice.reason}")
     return {"from_source": choice.from_source, "reason": choice.reason}

@@ -9,11 +9,17 @@ from packaging.utils import parse_wheel_filename
 from rich.table import Table
 
 from ..console import console
-from ..errors import VerificationError
+from ..errors import ArgumentError
 from ..report import add_report_option, write_report
-from ..slim import DEFAULT_BUDGET
-from ..smoke import DEFAULT_TIMEOUT
-from ..stack import NUMPY_SOURCES, REPORT, SelectiveBuild, StackOptions, StackResult, build_stack
+from ..stack import (
+    NUMPY_SOURCES,
+    REPORT,
+    SelectiveBuild,
+    StackOptions,
+    StackResult,
+    build_stack,
+)
+from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
 from .verify import results_table
 
 NAME = "stack"
@@ -24,35 +30,33 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime",
         metavar="SPEC",
-        help="tflite-runtime or ai-edge-litert, "
-        "optionally ==VERSION (default: the one with wheels for this "
-        "interpreter)",
+        help="tflite-runtime or ai-edge-litert, optionally ==VERSION (default: the one with "
+        "wheels for this interpreter)",
     )
     parser.add_argument(
         "--runtime-wheel",
         type=Path,
         metavar="WHEEL",
-        help="a runtime wheel built here (`build tflite-runtime`) instead of "
-        "the index's release: how CPython 3.12+ gets tflite-runtime",
+        help="a runtime wheel built here (`build tflite-runtime`) instead of the index's release: "
+        "how CPython 3.12+ gets tflite-runtime",
     )
     parser.add_argument(
         "--selective",
         action="store_true",
-        help="build tflite-runtime here for exactly the --models' operators "
-        "(size profile) and stack it: the smallest stack for your models",
+        help="build tflite-runtime here for exactly the --models' operators (size profile) and "
+        "stack it: the smallest stack for your models",
     )
     parser.add_argument(
         "--tf-version",
         metavar="V",
-        help="with --selective: the TensorFlow to build (default: the newest "
-        "release in the recipe; X.Y.Z.devN for a development --tf-source)",
+        help="with --selective: the TensorFlow to build (default: the newest release in the "
+        "recipe; X.Y.Z.devN for a development --tf-source)",
     )
     parser.add_argument(
         "--tf-source",
         type=Path,
         metavar="DIR|ARCHIVE",
-        help="with --selective: a TensorFlow tree or release archive "
-        "(default: download the release)",
+        help="with --selective: a TensorFlow tree or release archive (default: download it)",
     )
     parser.add_argument(
         "--deps-dir",
@@ -69,61 +73,30 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--numpy",
         metavar="VERSION",
-        help="numpy release (default: the one "
-        "the stock runtime installs: 1.26.x for tflite-runtime 2.14)",
+        help="numpy release (default: the one the stock runtime installs: 1.26.x for "
+        "tflite-runtime 2.14)",
     )
     parser.add_argument(
         "--numpy-from",
         choices=NUMPY_SOURCES,
         default="auto",
-        help="build lean numpy from source, or slim PyPI's wheel (default auto: "
-        "from source where a compiler exists)",
+        help="build lean numpy from source, or slim PyPI's wheel (default auto: from source where "
+        "a compiler exists)",
     )
-    parser.add_argument(
-        "--models", type=Path, metavar="DIR", help="models to verify with (default: smoke_models/)"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("dist"),
-        metavar="DIR",
-        help="where the wheels, requirements-edge.txt and stack-report.json go (default: dist/)",
-    )
-    parser.add_argument(
-        "--max-oracle-runs",
-        type=int,
-        default=DEFAULT_BUDGET,
-        metavar="N",
-        help=f"search budget per wheel (default {DEFAULT_BUDGET})",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help="per-model time limit",
-    )
+    add_models_option(parser)
+    add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
+    add_budget_option(parser, "search budget per wheel")
+    add_timeout_option(parser)
     add_report_option(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
-    build_flags = (args.tf_version, args.tf_source, args.deps_dir)
-    if not args.selective and (any(build_flags) or not args.xnnpack):
-        raise VerificationError(
-            "--tf-version, --tf-source, --deps-dir and --no-xnnpack go with --selective"
-        )
-    selective = None
-    if args.selective:
-        selective = SelectiveBuild(
-            tf_version=args.tf_version,
-            source=args.tf_source,
-            deps_dir=args.deps_dir,
-            xnnpack=args.xnnpack,
-        )
+    if args.runtime is not None and args.runtime_wheel is not None:
+        raise ArgumentError("give --runtime or --runtime-wheel, not both")
     options = StackOptions(
         runtime=args.runtime,
-        selective=selective,
         runtime_wheel=args.runtime_wheel,
+        selective=_selective(args),
         numpy=args.numpy,
         numpy_source=args.numpy_from,
         models=args.models,
@@ -137,6 +110,24 @@ def execute(args: argparse.Namespace) -> int:
     write_report(args.out / REPORT, report)
     write_report(args.report, report)
     return 0
+
+
+def _selective(args: argparse.Namespace) -> SelectiveBuild | None:
+    build_flags = (args.tf_version, args.tf_source, args.deps_dir)
+    if not args.selective:
+        if any(build_flags) or not args.xnnpack:
+            raise ArgumentError(
+                "--tf-version, --tf-source, --deps-dir and --no-xnnpack go with --selective"
+            )
+        return None
+    if args.runtime is not None or args.runtime_wheel is not None:
+        raise ArgumentError("--selective builds the runtime: give no --runtime/--runtime-wheel")
+    return SelectiveBuild(
+        tf_version=args.tf_version,
+        source=args.tf_source,
+        deps_dir=args.deps_dir,
+        xnnpack=args.xnnpack,
+    )
 
 
 def print_summary(result: StackResult) -> None:

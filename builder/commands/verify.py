@@ -9,8 +9,9 @@ from rich.table import Table
 
 from ..console import console
 from ..report import add_report_option, write_report
-from ..smoke import DEFAULT_TIMEOUT, ModelResult
+from ..smoke import ModelResult
 from ..verify import VerifyResult, verify_wheels, warn_notes
+from ._options import add_models_option, add_timeout_option
 
 NAME = "verify"
 HELP = "install wheels into a fresh environment and check that models still run correctly"
@@ -26,20 +27,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="runtime requirement, e.g. tflite-runtime==2.14.0 or ai-edge-litert (default: the "
         "one with wheels for this interpreter; a runtime wheel among WHEEL wins)",
     )
-    parser.add_argument(
-        "--models",
-        type=Path,
-        metavar="DIR",
-        help="a directory of NAME.tflite with NAME.input.npz/NAME.expected.npz, or one .tflite "
-        "file (expected outputs are then computed on the unmodified stack); default: smoke_models/",
+    add_models_option(
+        parser,
+        "a directory of NAME.tflite with NAME.input.npz/NAME.expected.npz, or one .tflite file "
+        "(expected outputs are then computed on the unmodified stack); default: smoke_models/",
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"per-model time limit (default {DEFAULT_TIMEOUT:g})",
-    )
+    add_timeout_option(parser)
     add_report_option(parser)
 
 

@@ -12,7 +12,7 @@ from packaging.version import Version
 
 from ..cache import sha256_file
 from ..console import info
-from ..errors import PublishError
+from ..errors import ArgumentError, PublishError
 from ..wheelfile import Wheel
 from .requirements import REQUIREMENTS
 
@@ -52,7 +52,7 @@ def parse_size(text: str) -> int:
     """``5000000``, ``5MB``, ``4.5 MiB``, ``800k``: decimal units, ``i`` for binary ones."""
     match = _SIZE_RE.match(text)
     if not match:
-        raise PublishError(f"invalid size {text!r} (examples: 5000000, 5MB, 4.5MiB)")
+        raise ArgumentError(f"invalid size {text!r} (examples: 5000000, 5MB, 4.5MiB)")
     number, unit = float(match.group(1)), (match.group(2) or "").lower()
     binary = "i" in unit
     factor = _SIZE_UNITS[unit[:1]]
@@ -60,7 +60,7 @@ def parse_size(text: str) -> int:
         factor = 1024 ** {"k": 1, "m": 2, "g": 3}[unit[0]]
     size = int(number * factor)
     if size <= 0:
-        raise PublishError(f"size {text!r} must be positive")
+        raise ArgumentError(f"size {text!r} must be positive")
     return size
 
 

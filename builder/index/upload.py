@@ -42,9 +42,9 @@ def upload(
 
 
 def _twine_upload(candidate: Candidate, target: Target, credentials: Credentials) -> str:
-    cmd = [sys.executable, "-m", "builder.index.twine_once", "upload", "--non-interactive",
-           "--disable-progress-bar", "--repository-url", target.repository_url,
-           str(candidate.path)]  # fmt: skip
+    cmd = [sys.executable, "-m", "builder.index.twine_once", "upload", "--non-interactive"]
+    cmd += ["--disable-progress-bar", "--repository-url", target.repository_url]
+    cmd.append(str(candidate.path))
     env = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     # Whatever was resolved (environment or keyring) reaches twine the twine way.
     if credentials.username is not None:

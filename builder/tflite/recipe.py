@@ -141,7 +141,7 @@ def _profiles(table: Table) -> dict[str, Profile]:
     for name in table.data:
         entry = table.table(name)
         entry.check_keys(PROFILE_KEYS)
-        flags = {}
+        flags: dict[str, ProfileFlags] = {}
         for os_name in ("linux", "windows"):
             if os_name in entry.data:
                 flags[os_name] = _flags(entry.table(os_name))
