@@ -81,7 +81,6 @@ def test_stack_writes_the_wheels_and_a_requirements_file_whose_hashes_match(
     assert report["total_bytes"]["before"] == sum(report["stock_stack"].values())
     assert report["verification"]["pip_check"] == []
     assert all(m["identical"] for m in report["verification"]["models"])
-    assert sha256_file(built) == before, "the input wheel is never modified"
 
 
 @pytest.mark.slow
