@@ -71,5 +71,9 @@ class BuildError(BuilderError):
     """A source build failed."""
 
 
+class PatchError(BuildError):
+    """A patch file is malformed or does not apply exactly."""
+
+
 class PublishError(BuilderError):
     """Publishing to a package index failed."""

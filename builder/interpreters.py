@@ -18,7 +18,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import CommandError, UnsupportedPlatformError
+from .errors import ArgumentError, CommandError, UnsupportedPlatformError
 from .runner import run
 
 _PROBE = (
@@ -30,7 +30,7 @@ _VERSION = re.compile(r"^3\.\d+$")
 def check_version(text: str) -> str:
     """``3.12`` as given, or a one-line error for anything that is not a CPython 3 X.Y."""
     if not _VERSION.match(text):
-        raise UnsupportedPlatformError(f"--python must look like 3.12, not {text!r}")
+        raise ArgumentError(f"--python must look like 3.12, not {text!r}")
     return text
 
 
@@ -41,12 +41,12 @@ def parse(spec: str, bits: str | None = None) -> tuple[str, list[str] | None]:
     if _VERSION.match(spec):
         return spec, None
     if not (os.sep in spec or "/" in spec) or not Path(spec).is_file():
-        raise UnsupportedPlatformError(
+        raise ArgumentError(
             f"--python must be a version such as 3.12 or a CPython executable, not {spec!r}"
         )
     version, width = _answers((spec,))
     if version is None:
-        raise UnsupportedPlatformError(f"--python {spec}: does not run as a CPython 3")
+        raise ArgumentError(f"--python {spec}: does not run as a CPython 3")
     if bits is not None and width != bits:
         raise UnsupportedPlatformError(
             f"--python {spec} is a {width}-bit CPython; the target needs a {bits}-bit one"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import VerificationError
+from .errors import ArgumentError, VerificationError
 from .tflite_model import ModelInfo, read_model_info
 from .wheelfile import Wheel
 
@@ -110,12 +110,12 @@ def model_files(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             models = sorted(path.glob("*.tflite"))
             if not models:
-                raise VerificationError(f"{path}: no .tflite models in this directory")
+                raise ArgumentError(f"{path}: no .tflite models in this directory")
             found += models
         elif path.is_file():
             found.append(path)
         else:
-            raise VerificationError(f"{path}: no such model file or directory")
+            raise ArgumentError(f"{path}: no such model file or directory")
     return found
 
 

@@ -257,12 +257,10 @@ def _runtime_input(options: StackOptions, private: Path) -> tuple[Runtime, Path]
     if options.runtime_wheel is None:
         runtime = pick_runtime(options.runtime)
         return runtime, download_wheel(str(runtime.requirement))
-    if options.runtime is not None:
-        raise VerificationError("give --runtime or --runtime-wheel, not both")
     wheel = Wheel.open(options.runtime_wheel)
     recipe = runtime_for_distribution(wheel.name)
     if recipe is None:
-        raise VerificationError(f"{wheel.filename} is not a TensorFlow Lite runtime wheel")
+        raise ArgumentError(f"{wheel.filename} is not a TensorFlow Lite runtime wheel")
     check_host_can_run(wheel)
     private.mkdir(parents=True)
     copy = private / wheel.filename

@@ -9,7 +9,7 @@ import pytest
 from conftest import SMOKE_DIR, bump_operator_version
 from fake_tensorflow import CUSTOM, OPERATORS, make_tree
 
-from builder.errors import BuildError, VerificationError
+from builder.errors import ArgumentError, BuildError, VerificationError
 from builder.opset import Needed, Registered, check_models, needed_by
 from builder.tflite.selective import plan_selection, registrations, resolver_source
 from builder.tflite_model import ModelFormatError, read_model_info
@@ -36,9 +36,9 @@ def test_the_smoke_models_need_twenty_operators() -> None:
 
 
 def test_bad_model_paths_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(VerificationError, match="no such model file or directory"):
+    with pytest.raises(ArgumentError, match="no such model file or directory"):
         needed_by([tmp_path / "missing.tflite"])
-    with pytest.raises(VerificationError, match=r"no \.tflite models in this directory"):
+    with pytest.raises(ArgumentError, match=r"no \.tflite models in this directory"):
         needed_by([tmp_path])
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a flatbuffer at all")

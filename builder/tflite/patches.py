@@ -18,16 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache import atomic_path
-from ..errors import BuildError
+from ..errors import PatchError
 
 HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 APPLIED = "applied"
 APPLIES = "applies"
 ALREADY_APPLIED = "already applied"
-
-
-class PatchError(BuildError):
-    """A patch file is malformed or does not apply exactly."""
 
 
 Texts = dict[str, tuple[list[str], bool]]  # path -> (lines, ends with a newline)

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from ..cache import cache_dir
 from ..console import info, step
-from ..errors import BuildError, UnsupportedPlatformError
+from ..errors import ArgumentError, BuildError, UnsupportedPlatformError
 from ..interpreters import parse as parse_python
 from ..interpreters import planned
 from ..opset import Needed, needed_by
@@ -52,7 +52,7 @@ def make_plan(request: BuildRequest, recipe: TfliteRecipe | None = None) -> Plan
     python, given = parse_python(request.python, platform.interpreter_arch)
     kind = _source_kind(request)
     if request.deps_dir is not None and not request.deps_dir.is_dir():
-        raise BuildError(f"--deps-dir {request.deps_dir}: no such directory")
+        raise ArgumentError(f"--deps-dir {request.deps_dir}: no such directory")
     lock = lock_file(request)
     version = versions.resolve(recipe, request.tf_version, kind, request.source, lock)
     profile = _pick(recipe.profiles, request.profile, "profile")
@@ -119,7 +119,9 @@ def _source_kind(request: BuildRequest) -> str:
         return TREE
     if request.source.is_file() and request.source.name.endswith((".tar.gz", ".tgz")):
         return ARCHIVE
-    raise BuildError(f"--source {request.source}: neither a TensorFlow tree nor a .tar.gz archive")
+    raise ArgumentError(
+        f"--source {request.source}: neither a TensorFlow tree nor a .tar.gz archive"
+    )
 
 
 def _pick(options: Mapping[str, T], key: str, what: str) -> T:

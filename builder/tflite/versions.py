@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 
 from .. import sources
 from ..cache import sha256_file
-from ..errors import BuildError, UnsupportedPlatformError
+from ..errors import ArgumentError, BuildError, UnsupportedPlatformError
 from .model import ARCHIVE, DOWNLOAD, TREE, BuildVersion
 from .recipe import TfliteRecipe, VersionRecipe
 from .tree import git_state, read_version
@@ -26,9 +26,9 @@ def parse(text: str) -> Version:
     try:
         version = Version(text)
     except InvalidVersion:
-        raise UnsupportedPlatformError(f"--tf-version {text!r} is not a version") from None
+        raise ArgumentError(f"--tf-version {text!r} is not a version") from None
     if version.local or version.post is not None or version.epoch:
-        raise UnsupportedPlatformError(
+        raise ArgumentError(
             f"--tf-version {text}: use a release (2.21.0) or a development version (2.21.0.dev0)"
         )
     return version
@@ -41,7 +41,7 @@ def resolve(
     if not wanted.is_prerelease:
         return _release(recipe, wanted, kind, source, lock_file)
     if kind != TREE or source is None:
-        raise UnsupportedPlatformError(
+        raise ArgumentError(
             f"--tf-version {wanted} names a development tree: give the tree with --source DIR"
         )
     series = recipe.series_for(wanted)
