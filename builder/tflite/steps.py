@@ -535,7 +535,8 @@ def _verify(plan: Plan, state: BuildState, step: Step) -> None:
         try:
             result = verify_wheels([state.wheel], python=plan.python, extra=[requirement])
         except EnvironmentSetupError as exc:
-            if not any(why in str(exc) for why in NOT_ON_INDEX):
+            numpy_missing = f"requirement {Requirement(requirement).name}" in str(exc)
+            if not numpy_missing or not any(why in str(exc) for why in NOT_ON_INDEX):
                 raise
             plan.verification.append({"with": requirement, "ok": None, "skipped": str(exc)})
             warn(f"not verified with {requirement}: no wheel for CPython {plan.python}")
@@ -543,8 +544,10 @@ def _verify(plan: Plan, state: BuildState, step: Step) -> None:
         numpy = result.installed.get("numpy", "?")
         plan.verification.append({"with": requirement, "numpy": numpy, **result.to_dict()})
         if not result.ok:
+            first = next(r for r in result.results if not r.ok)
             raise BuildError(
-                f"{state.wheel.name} failed verification with numpy {numpy} (see the report)"
+                f"{state.wheel.name} failed verification with numpy {numpy}: {first.model}: "
+                f"{first.status}: {first.message}"
             )
         info(f"    verified with numpy {numpy}: {len(result.results)} models pass")
     if not any(v.get("ok") for v in plan.verification):
