@@ -178,11 +178,13 @@ def verify_wheels(
     baseline: dict[str, Outputs] | None = None,
     python: str | None = None,
     extra: Sequence[str] = (),
+    only: Collection[str] | None = None,
 ) -> VerifyResult:
     """Verify ``wheel_paths`` with the smoke models (or the user's ``models``).
 
     ``python``: the CPython (X.Y) to verify under, default this one; ``extra``: requirements
-    installed beside the wheels in both stacks (``numpy<2`` to verify under numpy 1.x)."""
+    installed beside the wheels in both stacks (``numpy<2`` to verify under numpy 1.x);
+    ``only``: the names of the models to run (default: all)."""
     started = time.monotonic()
     wheels = [Wheel.open(Path(p)) for p in wheel_paths]
     for wheel in wheels:
@@ -191,7 +193,7 @@ def verify_wheels(
     if python is not None and python != running_version():
         interpreter = find_python(python)
     chosen, runtime_wheel = runtime_for(wheels, runtime)
-    suite = load_models(models)
+    suite = [m for m in load_models(models) if only is None or m.name in only]
     check_operators(runtime_wheel, suite)
     step(f"verifying {', '.join(w.filename for w in wheels)} with {chosen}")
     precheck = {m.name: r for m in suite if (r := _precheck(m, chosen, runtime_wheel)) is not None}

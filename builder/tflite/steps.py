@@ -23,6 +23,8 @@ from ..interpreters import find as find_python
 from ..opset import OPS_MEMBER
 from ..recipes import project_root
 from ..runner import format_command, run
+from ..smoke import load_models
+from ..tflite_model import read_model_info
 from ..wheelfile import Wheel
 from .checks import check_tree
 from .model import (
@@ -517,7 +519,11 @@ def _repair(plan: Plan, state: BuildState, step: Step) -> None:
 
 def verify_step(plan: Plan) -> Step:
     details = [f"in CPython {plan.python} with {req}" for req in plan.recipe.verify_with]
-    details.append("every smoke model, outputs within the manifest's tolerance")
+    if plan.needed is None:
+        details.append("every smoke model, outputs within the manifest's tolerance")
+    else:
+        details.append("the smoke models this runtime can run (else the --ops-from models), "
+                       "outputs within the manifest's tolerance")  # fmt: skip
     verify = Step("verify", "Verify the wheel with builder.verify", _verify, details=details)
     if not plan.request.verify:
         verify.status, verify.reason = SKIPPED, "--no-verify"
@@ -528,30 +534,51 @@ def verify_step(plan: Plan) -> Step:
 
 
 def _verify(plan: Plan, state: BuildState, step: Step) -> None:
-    from ..verify import NOT_ON_INDEX, verify_wheels  # heavy: only a real build needs it
-
     assert state.wheel is not None
-    for requirement in plan.recipe.verify_with:
-        try:
-            result = verify_wheels([state.wheel], python=plan.python, extra=[requirement])
-        except EnvironmentSetupError as exc:
-            numpy_missing = f"requirement {Requirement(requirement).name}" in str(exc)
-            if not numpy_missing or not any(why in str(exc) for why in NOT_ON_INDEX):
-                raise
-            plan.verification.append({"with": requirement, "ok": None, "skipped": str(exc)})
-            warn(f"not verified with {requirement}: no wheel for CPython {plan.python}")
-            continue
-        numpy = result.installed.get("numpy", "?")
-        plan.verification.append({"with": requirement, "numpy": numpy, **result.to_dict()})
-        if not result.ok:
-            first = next(r for r in result.results if not r.ok)
-            raise BuildError(
-                f"{state.wheel.name} failed verification with numpy {numpy}: {first.model}: "
-                f"{first.status}: {first.message}"
-            )
-        info(f"    verified with numpy {numpy}: {len(result.results)} models pass")
+    for models, only in verification_models(plan):
+        for requirement in plan.recipe.verify_with:
+            _verify_with(plan, state.wheel, requirement, models, only)
     if not any(v.get("ok") for v in plan.verification):
         raise BuildError(f"{state.wheel.name} could not be verified with any numpy")
+
+
+def verification_models(plan: Plan) -> list[tuple[Path | None, list[str] | None]]:
+    """(models, names to run): the smoke models; for a selective runtime, the smoke models it
+    can run, or, when it can run none of them, the models it was built for."""
+    if plan.registered is None:
+        return [(None, None)]
+    registered = plan.registered
+    smoke = load_models(None)
+    fit = [m.name for m in smoke if registered.lacks(read_model_info(m.path)) is None]
+    if fit:
+        return [(None, fit)]
+    return [(path, None) for path in plan.request.ops_from]
+
+
+def _verify_with(
+    plan: Plan, wheel: Path, requirement: str, models: Path | None, only: list[str] | None
+) -> None:
+    from ..verify import NOT_ON_INDEX, verify_wheels  # heavy: only a real build needs it
+
+    try:
+        result = verify_wheels([wheel], models=models, python=plan.python, extra=[requirement],
+                               only=only)  # fmt: skip
+    except EnvironmentSetupError as exc:
+        numpy_missing = f"requirement {Requirement(requirement).name}" in str(exc)
+        if not numpy_missing or not any(why in str(exc) for why in NOT_ON_INDEX):
+            raise
+        plan.verification.append({"with": requirement, "ok": None, "skipped": str(exc)})
+        warn(f"not verified with {requirement}: no wheel for CPython {plan.python}")
+        return
+    numpy = result.installed.get("numpy", "?")
+    plan.verification.append({"with": requirement, "numpy": numpy, **result.to_dict()})
+    if not result.ok:
+        first = next(r for r in result.results if not r.ok)
+        raise BuildError(
+            f"{wheel.name} failed verification with numpy {numpy}: {first.model}: "
+            f"{first.status}: {first.message}"
+        )
+    info(f"    verified with numpy {numpy}: {len(result.results)} models pass")
 
 
 def collect_step(plan: Plan) -> Step:
