@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
+
+from .console import info
 
 APP = "tflite-edge-builder"
 
@@ -84,6 +89,39 @@ def atomic_copy_all(pairs: Sequence[tuple[Path, Path]]) -> None:
 def atomic_write_text(target: Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def build_lock(lock_file: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (created if needed) while inside; if another
+    process holds it, say so once and wait. Builds that share a fixed directory use it."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+b") as handle:
+        if not _try_lock(handle, blocking=False):
+            info(f"    waiting for another build of {what} to finish")
+            _try_lock(handle, blocking=True)
+        yield  # closing the file releases the lock
+
+
+def _try_lock(handle: BinaryIO, blocking: bool) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
+        locker = functools.partial(msvcrt.locking, handle.fileno(), mode, 1)
+    else:
+        import fcntl
+
+        flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
+        locker = functools.partial(fcntl.flock, handle.fileno(), flags)
+    while True:
+        try:
+            locker()
+            return True
+        except OSError:
+            if not blocking:
+                return False
+            # msvcrt's blocking lock gives up after ten seconds: keep waiting
 
 
 @contextlib.contextmanager

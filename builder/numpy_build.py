@@ -14,7 +14,6 @@ The cached wheel keeps numpy's own version; ``build numpy`` labels its output (`
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.util
 import json
@@ -29,14 +28,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import sys_tags
 from packaging.version import InvalidVersion, Version
 
 from . import manylinux
-from .cache import atomic_write_text, cache_dir
+from .cache import atomic_write_text, build_lock, cache_dir
 from .console import info, step, warn
 from .errors import ArgumentError, BuildError, CommandError, RecipeError
 from .index.sdist import Sdist, fetch_sdist, read_member, unpack_sdist
@@ -237,45 +235,15 @@ def build_numpy(
         if cached is not None:
             step(f"numpy {sdist.version} ({plan.profile.name}): cached build {cached.path.name}")
             return cached
-    with _build_lock(work_root() / key[:16]):
+    # One build of the same inputs at a time: tests, stack and users may ask at once, and the
+    # build directory's path is fixed (_work_dir).
+    with build_lock(work_root() / f"{key[:16]}.lock", "the same numpy"):
         cached = None if rebuild else _load_cached(where)
         if cached is not None:  # another process built it while this one waited
             step(f"numpy {sdist.version}: built meanwhile by another process: {cached.path.name}")
             return cached
         step(f"building numpy {sdist.version}, profile {plan.profile.name}, with {compiler}")
         return _build(plan, sdist, compiler, key, where)
-
-
-@contextlib.contextmanager
-def _build_lock(where: Path) -> Iterator[None]:
-    """One build of the same inputs at a time: tests, ``stack`` and users may ask at once, and
-    the build directory's path is fixed (``_work_dir``)."""
-    with open(where.with_name(where.name + ".lock"), "a+b") as handle:
-        if not _try_lock(handle, blocking=False):
-            info("    waiting for another build of the same numpy to finish")
-            _try_lock(handle, blocking=True)
-        yield  # closing the file releases the lock
-
-
-def _try_lock(handle: BinaryIO, blocking: bool) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        mode = msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK
-        locker = functools.partial(msvcrt.locking, handle.fileno(), mode, 1)
-    else:
-        import fcntl
-
-        flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
-        locker = functools.partial(fcntl.flock, handle.fileno(), flags)
-    while True:
-        try:
-            locker()
-            return True
-        except OSError:
-            if not blocking:
-                return False
-            # msvcrt's blocking lock gives up after ten seconds: keep waiting
 
 
 def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) -> BuiltNumpy:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from builder import cache
-from builder.cache import atomic_copy_all, atomic_path
+from builder.cache import atomic_copy_all, atomic_path, build_lock
 
 
 def _sources(tmp_path: Path, n: int) -> list[Path]:
@@ -67,3 +70,27 @@ def test_copy_all_writes_nothing_when_a_copy_fails(
     with pytest.raises(KeyboardInterrupt):
         atomic_copy_all(list(zip(sources, targets)))
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_builds_sharing_a_lock_wait_for_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two processes building in one fixed directory (numpy, a TensorFlow tree): the second
+    says so and waits."""
+    lock = tmp_path / "locks" / "entry.lock"
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from builder.cache import build_lock\n"
+        "with build_lock(Path(sys.argv[1]), 'the thing'):\n"
+        "    print('locked', flush=True); time.sleep(1.5)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    started = time.monotonic()
+    with build_lock(lock, "the thing"):
+        waited = time.monotonic() - started
+    holder.wait(10)
+    assert waited > 0.5
+    assert "waiting for another build of the thing to finish" in capsys.readouterr().err

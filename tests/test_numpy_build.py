@@ -22,7 +22,6 @@ from builder.errors import BuildError, RecipeError
 from builder.index.sdist import Sdist
 from builder.numpy_build import (
     BuiltNumpy,
-    _build_lock,
     build_numpy,
     cache_key,
     choose_source,
@@ -213,29 +212,6 @@ def test_slim_from_source_is_smaller_than_slim_from_pypi(lean: BuiltNumpy, tmp_p
     assert sizes["--from-source"] < sizes["--from-pypi"], sizes
     # Like `stack`, the name says how the wheel was made.
     assert labels == {"--from-source": "lean.slim", "--from-pypi": "slim"}
-
-
-def test_builds_of_the_same_entry_wait_for_each_other(tmp_path: Path) -> None:
-    """Two processes building the same numpy share one fixed build directory: the second waits."""
-    entry = tmp_path / "entry"
-    script = (
-        "import sys, time; from pathlib import Path\n"
-        "from builder.numpy_build import _build_lock\n"
-        "with _build_lock(Path(sys.argv[1])):\n"
-        "    print('locked', flush=True); time.sleep(1.5)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script, str(entry)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).parent.parent,
-    )
-    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-    started = time.monotonic()
-    with _build_lock(entry):
-        waited = time.monotonic() - started
-    holder.wait(10)
-    assert waited > 0.5
 
 
 def test_builds_run_in_the_same_place_whatever_the_cache(

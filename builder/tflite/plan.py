@@ -9,13 +9,14 @@ runs the steps, marking each executed, checked, skipped, not run or failed.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sysconfig
 import time
 from collections.abc import Mapping
 from typing import TypeVar
 
-from ..cache import cache_dir
+from ..cache import build_lock, cache_dir
 from ..console import info, step
 from ..errors import ArgumentError, BuildError, UnsupportedPlatformError
 from ..interpreters import parse as parse_python
@@ -202,6 +203,17 @@ def execute_plan(plan: Plan) -> Plan:
     problem = plan.platform.driver.build_problem(plan.platform)
     if problem:
         raise UnsupportedPlatformError(f"{problem}; --dry-run shows the full plan")
+    # The script builds in a fixed directory of the tree, and the work directory is per
+    # version, platform and CPython: two builds sharing either wait for each other.
+    tree_key = hashlib.sha256(str(plan.tree).encode()).hexdigest()[:16]
+    locks = cache_dir(RECIPE, "locks", create=False)
+    tree_lock = build_lock(locks / f"tree-{tree_key}.lock", str(plan.tree))
+    work_lock = build_lock(locks / f"work-{plan.work.name}.lock", plan.work.name)
+    with tree_lock, work_lock:
+        return _execute(plan)
+
+
+def _execute(plan: Plan) -> Plan:
     plan.work.mkdir(parents=True, exist_ok=True)
     plan.log_file.write_text("", encoding="utf-8")
     info(f"build log: {plan.log_file}")
