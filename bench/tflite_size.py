@@ -55,7 +55,10 @@ def configs() -> list[Config]:
 
 
 def build(args: argparse.Namespace, config: Config, out: Path) -> Path:
-    report = out / f"{config.name.replace('/', '-').replace(', ', '-').replace(' ', '-')}.json"
+    """Build one configuration into its own directory (full/speed and full/size wheels have
+    the same file name)."""
+    out = out / config.name.replace("/", "-").replace(", ", "-").replace(" ", "-")
+    report = out / "report.json"
     command = [sys.executable, "-m", "builder", "build", "tflite-runtime", "--tf-version",
                args.tf_version, "--platform", "linux_x86_64", "--source", str(args.source),
                "--out", str(out), "--report", str(report), *config.flags]  # fmt: skip
