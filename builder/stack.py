@@ -212,8 +212,8 @@ def build_stack(options: StackOptions) -> StackResult:
     with scratch_dir("stack") as tmp:
         built = None
         if options.selective is not None:
-            built = _build_selective(options, options.selective, tmp / "built")
-            options = replace(options, runtime_wheel=Path(str(built["wheel_path"])))
+            wheel, built = _build_selective(options, options.selective, tmp / "built")
+            options = replace(options, runtime_wheel=wheel)
         runtime, runtime_input = _runtime_input(options, tmp / "runtime")
         with local_wheels(runtime_input.parent):
             result = _build(options, runtime, runtime_input, tmp)
@@ -226,7 +226,7 @@ def build_stack(options: StackOptions) -> StackResult:
 
 def _build_selective(
     options: StackOptions, selective: SelectiveBuild, out: Path
-) -> dict[str, object]:
+) -> tuple[Path, dict[str, object]]:
     """Build tflite-runtime for this interpreter and the stack's models (``--ops-from``); the
     stack verifies it with its numpy afterwards, so the build's own verification is skipped."""
     recipe = load_tflite_recipe()
@@ -246,9 +246,10 @@ def _build_selective(
     plan = make_plan(request, recipe)
     step(f"building {plan.output_name} for the stack's models ({plan.profile.name} profile)")
     execute_plan(plan)
+    assert plan.wheel_path is not None
     data = plan.to_dict()
     keep = ("tf_version", "profile", "xnnpack", "operators", "wheel", "ccache_stats")
-    return {key: data[key] for key in keep} | {"wheel_path": str(plan.wheel_path)}
+    return plan.wheel_path, {key: data[key] for key in keep}
 
 
 def _runtime_input(options: StackOptions, private: Path) -> tuple[Runtime, Path]:
