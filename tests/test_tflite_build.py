@@ -531,7 +531,7 @@ def test_a_compile_error_ends_with_the_first_error_and_the_log(
     _needs_cmake()
     tree = make_tree(tmp_path / "tf", "2.21.0")
     source = tree / "tensorflow/lite/python/interpreter_wrapper/interpreter_wrapper_pybind11.cc"
-    source.write_text(source.read_text().replace("return 42;", "return undeclared_name;"))
+    source.write_text("static int broken = undeclared_name;\n" + source.read_text())
     argv = [*BUILD, "--tf-version", "2.21.0.dev0", "--platform", "linux_x86_64", "--jobs", "1"]
     argv += ["--source", str(tree), "--out", str(env["out"]), "--no-verify", "--no-ccache"]
     assert main(argv) == 2
@@ -539,7 +539,7 @@ def test_a_compile_error_ends_with_the_first_error_and_the_log(
     error = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(error) == 1
     log = env["cache"] / "tflite-runtime/work/2.21.0.dev0-linux_x86_64-py"
-    assert "interpreter_wrapper_pybind11.cc:4:" in error[0]
+    assert "interpreter_wrapper_pybind11.cc:1:" in error[0]
     assert "error: " in error[0] and "undeclared_name" in error[0]  # gcc may quote with ‘’
     assert "was not declared in this scope" in error[0]
     assert f"(full log: {log}{running_version()}/build.log)" in error[0]
