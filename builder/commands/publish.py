@@ -12,6 +12,7 @@ from ..index.http import DEFAULT_RETRY, RetryPolicy
 from ..index.publish import publish
 from ..index.requirements import REQUIREMENTS
 from ..report import add_report_option, write_report
+from ._options import check_outputs
 
 NAME = "publish"
 HELP = "upload wheels (each under a size budget) to a private index and pin them by hash"
@@ -73,6 +74,7 @@ def _size(text: str) -> int:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, files=[] if args.check_only else ["--requirements"])
     if args.check_only:
         candidates = check_only(args.wheels, args.max_size)
         write_report(args.report, candidates_dict(candidates, args.max_size))

@@ -22,7 +22,13 @@ from ..slim import (
     slim_wheel,
 )
 from ..wheelfile import Wheel, check_local_label
-from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from ._options import (
+    add_budget_option,
+    add_models_option,
+    add_out_option,
+    add_timeout_option,
+    check_outputs,
+)
 from .verify import results_table
 
 NAME = "slim"
@@ -79,6 +85,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, dirs=["--out"])
     if args.label is not None:
         check_local_label(args.label)  # before any download or build
     label = args.label or LABEL

@@ -19,7 +19,13 @@ from ..stack import (
     StackResult,
     build_stack,
 )
-from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from ._options import (
+    add_budget_option,
+    add_models_option,
+    add_out_option,
+    add_timeout_option,
+    check_outputs,
+)
 from .verify import results_table
 
 NAME = "stack"
@@ -91,6 +97,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, dirs=["--out"])
     if args.runtime is not None and args.runtime_wheel is not None:
         raise ArgumentError("give --runtime or --runtime-wheel, not both")
     options = StackOptions(
