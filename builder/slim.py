@@ -299,6 +299,11 @@ def _minimise(
 ) -> frozenset[str]:
     """Return the members to remove."""
     kept = {m for m in members if recipe.is_kept(m) or any(glob_match(p, m) for p in options.keep)}
+    for pattern in options.keep:
+        if not any(glob_match(pattern, m) for m in members):
+            warning = f"--keep {pattern!r} matches no member of the wheel: it keeps nothing"
+            warn(warning)
+            result.warnings.append(warning)
     dropped = {m for m in members if recipe.is_dropped(m) and m not in kept}
     wrongly = dropped & used.all
     if wrongly:

@@ -14,13 +14,15 @@ with write access to the cache does, and what the builder must do about it.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, cli
+from conftest import SMOKE_DIR, assert_one_line_error, cli
 from servers import Answer, serve
 from wheel_factory import build_wheel
 
@@ -132,3 +134,42 @@ def test_unwritable_out_and_requirements(tmp_path: Path, unwritable: Path) -> No
     _refused_before_any_work(
         tmp_path, "publish", ["--requirements", requirements], f"cannot write in {unwritable}"
     )
+
+
+# -- models that are not models --------------------------------------------------------------
+
+
+MALFORMED = {
+    "empty": lambda good: b"",
+    "truncated": lambda good: good[: len(good) // 3],
+    "random": lambda good: bytes((i * 7919 + 13) % 251 for i in range(len(good))),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+@pytest.mark.parametrize("command", ["verify", "slim", "stack"])
+def test_a_malformed_model_is_one_line_before_any_environment(
+    tmp_path: Path, command: str, kind: str
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("cnn_float32", "cnn_int8"):  # one good model beside the bad one
+        for suffix in (".tflite", ".input.npz", ".expected.npz"):
+            shutil.copy(SMOKE_DIR / f"{name}{suffix}", models)
+    bad = models / "cnn_int8.tflite"
+    bad.write_bytes(MALFORMED[kind](bad.read_bytes()))
+    wheel = build_wheel(tmp_path / "dist", "numpy", "1.26.4")
+    args: dict[str, list[str | Path]] = {
+        "verify": ["verify", wheel],
+        "slim": ["slim", "numpy", "--wheel", wheel, "--out", tmp_path / "out"],
+        "stack": ["stack", "--out", tmp_path / "out"],
+    }
+    started = time.monotonic()
+    proc = cli(*args[command], "--models", models, cwd=tmp_path)
+    line = assert_one_line_error(proc)
+    assert line.startswith(f"error: {bad}: ")
+    assert "not a valid TensorFlow Lite model" in line
+    assert proc.returncode == 2
+    assert "creating environment" not in proc.stderr and "downloading" not in proc.stderr
+    assert time.monotonic() - started < 30  # seconds of parsing, not of environments
+    assert not (tmp_path / "out").exists()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
 
 from ..cache import APP
 from ..errors import ArgumentError
@@ -42,7 +44,7 @@ def add_budget_option(parser: argparse.ArgumentParser, what: str = "search budge
     """``--max-oracle-runs N``: how many candidates a slim search may try."""
     parser.add_argument(
         "--max-oracle-runs",
-        type=int,
+        type=whole_number(1),
         default=DEFAULT_BUDGET,
         metavar="N",
         help=f"{what} (default {DEFAULT_BUDGET})",
@@ -58,6 +60,31 @@ def add_timeout_option(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"per-model time limit (default {DEFAULT_TIMEOUT:g})",
     )
+
+
+def version(text: str) -> str:
+    """An argparse type: a PEP 440 version, parsed by ``packaging`` now rather than after a
+    download; the text is kept as given."""
+    try:
+        Version(text)
+    except InvalidVersion:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version (e.g. 1.26.4)") from None
+    return text
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {minimum} or more")
+        return number
+
+    return parse
 
 
 def _seconds(text: str) -> float:

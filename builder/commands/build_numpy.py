@@ -12,7 +12,7 @@ from ..errors import ArgumentError
 from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
 from ..report import add_report_option, write_report
 from ..wheelfile import Wheel
-from ._options import add_out_option, check_outputs
+from ._options import add_out_option, check_outputs, version
 
 NAME = "numpy"
 HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
@@ -21,6 +21,7 @@ HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--version",
+        type=version,
         metavar="V",
         help="numpy release (default: the newest the default runtime accepts: <2 for "
         "tflite-runtime 2.14)",

@@ -11,6 +11,7 @@ from rich.table import Table
 from ..console import console
 from ..errors import ArgumentError
 from ..report import add_report_option, write_report
+from ..smoke import load_models
 from ..stack import (
     NUMPY_SOURCES,
     REPORT,
@@ -25,6 +26,7 @@ from ._options import (
     add_out_option,
     add_timeout_option,
     check_outputs,
+    version,
 )
 from .verify import results_table
 
@@ -54,6 +56,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tf-version",
+        type=version,
         metavar="V",
         help="with --selective: the TensorFlow to build (default: the newest release in the "
         "recipe; X.Y.Z.devN for a development --tf-source)",
@@ -78,6 +81,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--numpy",
+        type=version,
         metavar="VERSION",
         help="numpy release (default: the one the stock runtime installs: 1.26.x for "
         "tflite-runtime 2.14)",
@@ -98,6 +102,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     check_outputs(args, dirs=["--out"])
+    load_models(args.models)  # every model parsed before any download, build or environment
     if args.runtime is not None and args.runtime_wheel is not None:
         raise ArgumentError("give --runtime or --runtime-wheel, not both")
     options = StackOptions(
