@@ -86,11 +86,29 @@ def atomic_write_text(target: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+# The scratch directories open now, innermost last (they nest: verify's inside slim's).
+_SCRATCH: list[Path] = []
+
+
 @contextlib.contextmanager
 def scratch_dir(prefix: str) -> Iterator[Path]:
-    """A temporary directory under the system temp dir, removed afterwards."""
+    """A temporary directory under the system temp dir, removed afterwards (Ctrl-C and SIGTERM
+    included: both arrive as exceptions, see ``builder.runner.Terminated``)."""
     path = Path(tempfile.mkdtemp(prefix=f"{APP}-{prefix}-"))
+    _SCRATCH.append(path)
     try:
         yield path
     finally:
+        _SCRATCH.remove(path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def child_temp_env() -> dict[str, str]:
+    """``TMPDIR`` (``TEMP``/``TMP`` on Windows) for a child process: a directory inside the
+    innermost open scratch directory, so that what the child leaves behind when it is killed
+    (pip's ``pip-*`` directories) is removed with it. Empty outside any scratch directory."""
+    if not _SCRATCH:
+        return {}
+    temp = _SCRATCH[-1] / ".tmp"
+    temp.mkdir(exist_ok=True)
+    return {name: str(temp) for name in ("TMPDIR", "TEMP", "TMP")}

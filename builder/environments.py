@@ -21,6 +21,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from .cache import child_temp_env
 from .console import step
 from .errors import CommandError, EnvironmentSetupError
 from .runner import Arg, Result, run
@@ -53,7 +54,8 @@ def run_pip(
     """``pip ARGS`` with the running interpreter's pip; for ``python``'s environment if given."""
     target: list[Arg] = ["--python", python] if python is not None else []
     command: list[Arg] = [sys.executable, "-m", "pip", "--disable-pip-version-check", *target]
-    return run([*command, *args], echo=echo, log=log, check=check, timeout=timeout, env=PIP_ENV)
+    env = {**PIP_ENV, **child_temp_env()}  # pip's temporary files go where ours go
+    return run([*command, *args], echo=echo, log=log, check=check, timeout=timeout, env=env)
 
 
 @dataclass(frozen=True)

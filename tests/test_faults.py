@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +28,9 @@ import pytest
 from conftest import SMOKE_DIR, assert_one_line_error, cli
 from servers import Answer, serve
 from wheel_factory import build_wheel
+
+from builder.cache import child_temp_env, scratch_dir
+from builder.runner import Terminated, sigterm_raises
 
 # -- outputs that can never be written -------------------------------------------------------
 
@@ -173,3 +179,134 @@ def test_a_malformed_model_is_one_line_before_any_environment(
     assert "creating environment" not in proc.stderr and "downloading" not in proc.stderr
     assert time.monotonic() - started < 30  # seconds of parsing, not of environments
     assert not (tmp_path / "out").exists()
+
+
+# -- SIGTERM -----------------------------------------------------------------------------------
+
+
+def default_sigterm() -> None:
+    """``preexec_fn``: SIGTERM at its default disposition in the child, whatever the suite's."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of the running processes that mention ``text`` (Linux: /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        if text in line:
+            found.append(line)
+    return found
+
+
+def terminate_at(
+    args: list[str | Path], cwd: Path, env: dict[str, str | None], marker: str, delay: float
+) -> tuple[int, str]:
+    """Run ``python -m builder ARGS`` with ``env`` (None: unset); ``delay`` s after a stderr line
+    containing ``marker``, send SIGTERM; the exit code and all of stderr."""
+    full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    for name, value in {"PYTHONPATH": None, **env}.items():
+        full_env.pop(name, None)
+        if value is not None:
+            full_env[name] = value
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigterm,
+    )
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if marker in line:
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)
+    lines.append(proc.stderr.read())
+    return proc.wait(120), "".join(lines)
+
+
+def assert_terminated_cleanly(code: int, output: str, temp: Path) -> None:
+    assert code == 143, output
+    assert output.rstrip().splitlines()[-1] == "terminated: nothing was written", output
+    assert "Traceback" not in output
+    assert sorted(temp.rglob("*")) == []  # ours and pip's: every temporary directory is gone
+    assert processes_mentioning(str(temp)) == []  # every child killed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_while_pip_runs_kills_it_and_removes_its_temporary_directories(
+    tmp_path: Path,
+) -> None:
+    """pip, killed with its process group, cannot remove its own ``pip-*`` directories: they
+    must lie inside the builder's, which is removed. The index never answers, so pip is
+    certainly still running when SIGTERM comes."""
+    wheel = build_wheel(tmp_path / "dist", "demo", "1.0")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    release = threading.Event()
+
+    def hang(request: object) -> Answer:
+        release.wait(120)
+        return Answer(503)
+
+    with serve(hang) as index:
+        env = {"TMPDIR": str(temp), "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": None}
+        env["PIP_INDEX_URL"] = f"{index.url}simple/"
+        code, output = terminate_at(["verify", wheel], tmp_path, env, " install ", 2.0)
+        release.set()
+    assert index.requests, "pip was asking the index when SIGTERM came"
+    assert_terminated_cleanly(code, output, temp)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_mid_search_leaves_nothing(stock_numpy: Path, tmp_path: Path) -> None:
+    """The issue's case: SIGTERM while the search runs models left 85-96 MB of temporary
+    directories every time and exited without a word."""
+    temp, out = tmp_path / "tmp", tmp_path / "out"
+    temp.mkdir()
+    env: dict[str, str | None] = {"TMPDIR": str(temp)}
+    env["TFLITE_EDGE_BUILDER_CACHE"] = str(tmp_path / "cache")  # no verdicts: real oracle runs
+    args: list[str | Path] = ["slim", "numpy", "--wheel", stock_numpy, "--out", out]
+    code, output = terminate_at(args, tmp_path, env, "search:", 3.0)
+    assert "run   1" in output  # the oracle was running models
+    assert_terminated_cleanly(code, output, temp)
+    assert not out.exists()
+
+
+def test_sigterm_raises_once_inside_the_block_and_only_where_it_was_not_ignored() -> None:
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with pytest.raises(Terminated), sigterm_raises():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with sigterm_raises():  # an inherited SIG_IGN stays: the signal is not for us
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert issubclass(Terminated, KeyboardInterrupt)  # every Ctrl-C cleanup applies
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_child_processes_get_a_temporary_directory_inside_the_scratch_directory() -> None:
+    assert child_temp_env() == {}
+    with scratch_dir("outer") as outer:
+        assert Path(child_temp_env()["TMPDIR"]).parent == outer
+        with scratch_dir("inner") as inner:
+            env = child_temp_env()
+            assert Path(env["TMPDIR"]).parent == inner and env["TEMP"] == env["TMPDIR"]
+        assert Path(child_temp_env()["TMPDIR"]).parent == outer
+    assert not outer.exists() and not inner.exists()
+    assert child_temp_env() == {}
