@@ -1,4 +1,10 @@
-"""The download/build cache and small file helpers shared by every step (atomic writes, hashes)."""
+"""The download/build cache and small file helpers shared by every step (atomic writes, hashes).
+
+Nothing in the cache is trusted for being there: a cached download is used only while it still
+has the sha256 its source gave (``cached_file_ok``); one that does not (tampered, truncated,
+bit-flipped) is moved aside to a ``quarantine/`` directory beside it, with one warning line
+naming where, and fetched again by the caller.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from .console import warn
 
 APP = "tflite-edge-builder"
 
@@ -34,6 +42,34 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def cached_file_ok(path: Path, sha256: str, pinned_by: str) -> bool:
+    """True when the cache entry ``path`` exists with ``sha256`` (``pinned_by`` says whose:
+    "index's", "recipe", "recorded"). An entry that exists with other bytes is quarantined with
+    one warning line: False then, as when there is none, and the caller fetches it again."""
+    if not path.is_file():
+        return False
+    actual = sha256_file(path)
+    if actual == sha256:
+        return True
+    moved = quarantine(path)
+    warn(
+        f"cached {path.name}: sha256 {actual} does not match the {pinned_by} {sha256};"
+        f" moved aside to {moved}, fetching it again"
+    )
+    return False
+
+
+def quarantine(path: Path) -> Path:
+    """Move a cache entry that failed its check out of the cache's way, into ``quarantine/``
+    beside it (kept as evidence, under a name of its own); return its new path."""
+    where = path.parent / "quarantine"
+    where.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{path.name}.", dir=where)
+    os.close(fd)
+    os.replace(path, name)
+    return Path(name)
 
 
 @contextlib.contextmanager
