@@ -92,7 +92,7 @@ class Environment:
             self.pip(*args, *requirements, echo=echo)
         except CommandError as exc:
             raise EnvironmentSetupError(
-                f"cannot install {', '.join(_short(requirements))}: {_pip_reason(exc)}"
+                f"cannot install {', '.join(_short(requirements))}: {pip_reason(exc)}"
             ) from None
 
     def install_requirements_file(self, requirements: Path, find_links: Path) -> None:
@@ -103,7 +103,7 @@ class Environment:
             self.pip("install", *offline, "--find-links", find_links, "-r", requirements)
         except CommandError as exc:
             raise EnvironmentSetupError(
-                f"cannot install -r {requirements.name}: {_pip_reason(exc)}"
+                f"cannot install -r {requirements.name}: {pip_reason(exc)}"
             ) from None
 
     def installed(self) -> dict[str, str]:
@@ -161,7 +161,7 @@ def _short(requirements: list[str]) -> list[str]:
 _NOT_THE_REASON = ("ERROR: Ignored the following",)
 
 
-def _pip_reason(exc: CommandError) -> str:
+def pip_reason(exc: CommandError) -> str:
     lines = [line.strip() for line in exc.output.splitlines() if line.strip()]
     for line in lines:
         if line.startswith("ERROR:") and not line.startswith(_NOT_THE_REASON):

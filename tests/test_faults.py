@@ -13,6 +13,8 @@ with write access to the cache does, and what the builder must do about it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -21,16 +23,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import SMOKE_DIR, assert_one_line_error, cli
-from servers import Answer, serve
+from packaging.requirements import Requirement
+from servers import Answer, Request, StubServer, serve
 from wheel_factory import build_wheel
 
 from builder.cache import child_temp_env, scratch_dir
+from builder.errors import DownloadError
+from builder.index.simple_index import build_index
+from builder.pypi import download_wheel, find_cached_wheel
 from builder.runner import Terminated, sigterm_raises
+from builder.wheelfile import Wheel
 
 # -- outputs that can never be written -------------------------------------------------------
 
@@ -310,3 +319,118 @@ def test_child_processes_get_a_temporary_directory_inside_the_scratch_directory(
         assert Path(child_temp_env()["TMPDIR"]).parent == outer
     assert not outer.exists() and not inner.exists()
     assert child_temp_env() == {}
+
+
+# -- the download cache ----------------------------------------------------------------------
+
+
+def serve_directory(root: Path) -> Callable[[Request], Answer]:
+    """Answers from a directory, as a static file host does (``DIR/index.html`` for ``DIR/``)."""
+
+    def answer(request: Request) -> Answer:
+        path = root / urllib.parse.unquote(request.path.split("?")[0]).lstrip("/")
+        if path.is_dir():
+            path = path / "index.html"
+        if not path.is_file():
+            return Answer(404)
+        kind = "text/html" if path.suffix == ".html" else "application/octet-stream"
+        return Answer(200, path.read_bytes(), kind)
+
+    return answer
+
+
+@dataclass
+class LocalIndex:
+    """A PEP 503 index on 127.0.0.1 (written by ``builder index``) that pip alone sees."""
+
+    server: StubServer
+    wheel: Path  # the file the index serves
+    cache: Path  # the builder's cache for this test
+
+    def file_requests(self) -> int:
+        return sum(path.endswith(".whl") for path in self.server.paths())
+
+
+@pytest.fixture
+def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalIndex]:
+    wheel = build_wheel(tmp_path / "dist", "demo", "1.0", requires=())
+    build_index(tmp_path / "dist", tmp_path / "index")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(cache))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no other index, no find-links
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")  # every file pip wants is a request we count
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    with serve(serve_directory(tmp_path / "index")) as server:
+        monkeypatch.setenv("PIP_INDEX_URL", server.url)  # the index root is the server's root
+        yield LocalIndex(server, wheel, cache)
+
+
+def tampered(wheel: Path) -> bytes:
+    """``wheel`` with code injected into a module and its RECORD updated to match: a wheel that
+    passes every check a wheel can pass, but is not the index's."""
+    injected = b"import os\nos.system('echo injected')\ndef answer():\n    return 42\n"
+    forged = build_wheel(wheel.parent / "forged", "demo", "1.0", files={"demo/core.py": injected})
+    Wheel.open(forged)  # a consistent wheel: RECORD matches every member
+    return forged.read_bytes()
+
+
+DAMAGE = {
+    "tampered with a consistent RECORD": tampered,
+    "truncated": lambda wheel: wheel.read_bytes()[: wheel.stat().st_size // 2],
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_cached_wheel_is_quarantined_and_downloaded_again(
+    local_index: LocalIndex, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    original = local_index.wheel.read_bytes()
+    cached = download_wheel("demo==1.0")
+    assert cached.read_bytes() == original and local_index.file_requests() >= 1
+    manifest = json.loads(cached.with_name(cached.name + ".origin.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(original).hexdigest()  # the index's #sha256=
+    assert manifest["url"] == f"{local_index.server.url}demo/{cached.name}"
+    requests = len(local_index.server.requests)
+    assert download_wheel("demo==1.0") == cached
+    assert len(local_index.server.requests) == requests  # reused after its check: no request
+
+    bad = DAMAGE[damage](cached)
+    cached.write_bytes(bad)
+    capsys.readouterr()
+    assert download_wheel("demo==1.0") == cached
+    assert cached.read_bytes() == original  # the index's bytes, never the damaged ones
+    assert len(local_index.server.requests) > requests  # fetched again from the index
+    [moved] = (cached.parent / "quarantine").iterdir()
+    assert moved.read_bytes() == bad
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1, warnings
+    assert f"cached {cached.name}: sha256 " in warnings[0]
+    assert f"does not match the recorded {manifest['sha256']}" in warnings[0]
+    assert f"moved aside to {moved}" in warnings[0]
+
+
+def test_a_wheel_cached_without_its_sha256_is_checked_against_the_index(
+    local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wheel an older builder cached has no manifest: pip's resolution must vouch for it."""
+    wheels = local_index.cache / "wheels"
+    wheels.mkdir(parents=True)
+    legacy = wheels / local_index.wheel.name
+    legacy.write_bytes(tampered(local_index.wheel))
+    assert find_cached_wheel(Requirement("demo==1.0")) is None  # not trusted for being there
+    assert download_wheel("demo==1.0") == legacy
+    assert legacy.read_bytes() == local_index.wheel.read_bytes()
+    assert "does not match the index's" in capsys.readouterr().err
+    assert find_cached_wheel(Requirement("demo==1.0")) == legacy  # now with its manifest
+
+
+def test_an_index_serving_other_bytes_than_its_sha256_says_is_refused(
+    local_index: LocalIndex, tmp_path: Path
+) -> None:
+    served = tmp_path / "index" / "demo" / local_index.wheel.name
+    served.write_bytes(tampered(local_index.wheel))  # the page still lists the true sha256
+    true = hashlib.sha256(local_index.wheel.read_bytes()).hexdigest()
+    with pytest.raises(DownloadError, match=f"with sha256 [0-9a-f]{{64}}, not the {true} it lists"):
+        download_wheel("demo==1.0")
+    assert list((local_index.cache / "wheels").glob("*.whl")) == []
