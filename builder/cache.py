@@ -61,6 +61,25 @@ def cached_file_ok(path: Path, sha256: str, pinned_by: str) -> bool:
     return False
 
 
+def secret_key(directory: Path) -> bytes:
+    """The cache's own key for signing what it stores in ``directory`` (``.key``, 32 random
+    bytes, readable by this user only), created on first use. Concurrent first uses agree: the
+    key is written aside and linked into place, and the first link wins."""
+    path = directory / ".key"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".key.", dir=directory)  # mode 0600
+        with os.fdopen(fd, "wb") as out:
+            out.write(os.urandom(32))
+        try:
+            os.link(name, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(name)
+    return path.read_bytes()
+
+
 def quarantine(path: Path) -> Path:
     """Move a cache entry that failed its check out of the cache's way, into ``quarantine/``
     beside it (kept as evidence, under a name of its own); return its new path."""
