@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -29,7 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import SMOKE_DIR, assert_one_line_error, cli
+from conftest import (
+    SMOKE_DIR,
+    assert_one_line_error,
+    cli,
+    require_tflite_runtime,
+    stock_numpy_wheel,
+    tflite_runtime_wheel,
+)
 from packaging.requirements import Requirement
 from servers import Answer, Request, StubServer, serve
 from wheel_factory import build_wheel
@@ -211,20 +219,25 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def terminate_at(
-    args: list[str | Path], cwd: Path, env: dict[str, str | None], marker: str, delay: float
-) -> tuple[int, str]:
-    """Run ``python -m builder ARGS`` with ``env`` (None: unset); ``delay`` s after a stderr line
-    containing ``marker``, send SIGTERM; the exit code and all of stderr."""
+def builder_env(env: dict[str, str | None]) -> dict[str, str]:
+    """This environment with ``env`` over it (None: unset), as ``conftest.cli`` runs the CLI."""
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     for name, value in {"PYTHONPATH": None, **env}.items():
         full_env.pop(name, None)
         if value is not None:
             full_env[name] = value
+    return full_env
+
+
+def terminate_at(
+    args: list[str | Path], cwd: Path, env: dict[str, str | None], marker: str, delay: float
+) -> tuple[int, str]:
+    """Run ``python -m builder ARGS`` with ``env`` (None: unset); ``delay`` s after a stderr line
+    containing ``marker``, send SIGTERM; the exit code and all of stderr."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "builder", *map(str, args)],
         cwd=cwd,
-        env=full_env,
+        env=builder_env(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -434,3 +447,146 @@ def test_an_index_serving_other_bytes_than_its_sha256_says_is_refused(
     with pytest.raises(DownloadError, match=f"with sha256 [0-9a-f]{{64}}, not the {true} it lists"):
         download_wheel("demo==1.0")
     assert list((local_index.cache / "wheels").glob("*.whl")) == []
+
+
+# -- the cache, end to end: slim tflite-runtime from a private index ---------------------------
+
+
+@dataclass(frozen=True)
+class CleanSlim:
+    """``slim tflite-runtime`` once, from a cold cache: what every later run must reproduce."""
+
+    env: dict[str, str | None]  # the builder's cache, and pip seeing only the private index
+    cache: Path
+    wheel: bytes  # the slim wheel's bytes
+    name: str
+
+
+def slim_runtime(
+    env: dict[str, str | None], out: Path
+) -> tuple[subprocess.CompletedProcess[str], dict]:
+    report = out / "report.json"
+    args = ["slim", "tflite-runtime", "--out", out / "dist", "--report", report]
+    proc = subprocess.run(
+        [sys.executable, "-m", "builder", *map(str, args)],
+        cwd=out.parent,
+        env=builder_env(env),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    return proc, json.loads(report.read_text())
+
+
+@pytest.fixture(scope="module")
+def clean_slim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CleanSlim]:
+    """A private index holding PyPI's tflite-runtime 2.14.0 and numpy 1.26.4 (so that pip gets
+    them from 127.0.0.1 and nowhere else) and one slim of the runtime through it."""
+    require_tflite_runtime()
+    root = tmp_path_factory.mktemp("cache-e2e")
+    for wheel in (tflite_runtime_wheel(), stock_numpy_wheel()):
+        (root / "dist").mkdir(exist_ok=True)
+        shutil.copy(wheel, root / "dist")
+    build_index(root / "dist", root / "index")
+    cache = root / "cache"
+    with serve(serve_directory(root / "index")) as server:
+        env: dict[str, str | None] = {
+            "TFLITE_EDGE_BUILDER_CACHE": str(cache),
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_FIND_LINKS": None,
+            "PIP_EXTRA_INDEX_URL": None,
+            "PIP_INDEX_URL": server.url,
+        }
+        _, report = slim_runtime(env, root / "clean")
+        assert report["oracle"]["runs"] >= 1 and report["oracle"]["cache_hits"] == 0
+        wheel = Path(report["output"])
+        yield CleanSlim(env, cache, wheel.read_bytes(), wheel.name)
+
+
+def cached_runtime(clean: CleanSlim) -> Path:
+    [wheel] = (clean.cache / "wheels").glob("tflite_runtime-*.whl")
+    return wheel
+
+
+def inject(wheel: Path, marker: Path) -> bytes:
+    """``wheel`` with code in ``tflite_runtime/__init__.py`` that leaves ``marker`` wherever it
+    is imported, and a RECORD that matches: the issue's attack on the cache."""
+    forged = Wheel.open(wheel)
+    code = f"\nimport pathlib\npathlib.Path({str(marker)!r}).write_text('injected')\n"
+    forged.replace(
+        "tflite_runtime/__init__.py", forged.read("tflite_runtime/__init__.py") + code.encode()
+    )
+    written = forged.write(marker.parent / "forged")
+    Wheel.open(written)  # a wheel as sound as the index's: RECORD matches every member
+    return written.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.parametrize("damage", ["tampered with a consistent RECORD", "truncated"])
+def test_slim_never_uses_a_damaged_cached_wheel(
+    clean_slim: CleanSlim, tmp_path: Path, damage: str
+) -> None:
+    """Before: the tampered wheel was slimmed and shipped (exit 0); the truncated one was refused
+    on every run, never downloaded again."""
+    cached = cached_runtime(clean_slim)
+    good = cached.read_bytes()
+    marker = tmp_path / "injected-code-ran"
+    bad = inject(cached, marker) if damage.startswith("tampered") else good[: len(good) // 2]
+    cached.write_bytes(bad)
+    proc, _ = slim_runtime(clean_slim.env, tmp_path / "run")
+    assert (tmp_path / "run" / "dist" / clean_slim.name).read_bytes() == clean_slim.wheel
+    assert not marker.exists()  # the injected code never ran, not even in the search
+    assert cached.read_bytes() == good
+    moved = [p for p in (cached.parent / "quarantine").iterdir() if p.read_bytes() == bad]
+    assert len(moved) == 1
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: cached")]
+    assert len(warnings) == 1 and f"moved aside to {moved[0]}" in warnings[0], proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_slim_ignores_a_flipped_verdict(clean_slim: CleanSlim, tmp_path: Path) -> None:
+    """Before: one verdict flipped from true to false gave exit 0 and another wheel."""
+    [verdicts] = (clean_slim.cache / "verdicts").glob("*.json")
+    data = json.loads(verdicts.read_text())
+    passed = [key for key, entry in data["verdicts"].items() if entry["pass"]]
+    assert passed, data
+    data["verdicts"][passed[0]]["pass"] = False
+    verdicts.write_text(json.dumps(data))
+    proc, report = slim_runtime(clean_slim.env, tmp_path / "run")
+    assert (tmp_path / "run" / "dist" / clean_slim.name).read_bytes() == clean_slim.wheel
+    assert report["oracle"]["runs"] == 1  # the flipped candidate, judged again; the rest cached
+    assert f"{verdicts}: ignored 1 of {len(data['verdicts'])} verdicts" in proc.stderr
+
+
+# -- retries against a 500-answering index -----------------------------------------------------
+
+
+@pytest.mark.slow  # the default backoff waits 1 + 2 + 4 s
+@pytest.mark.parametrize("failing", ["uploads", "every request"])
+def test_a_500_answering_index_gets_exactly_the_attempts_the_message_states(
+    tmp_path: Path, failing: str
+) -> None:
+    """Before: 20 POSTs with the default policy (twine's retries inside each of ours) and a
+    message saying "after 4 attempts"."""
+    wheel = build_wheel(tmp_path / "dist", "demo", "1.0")
+
+    def answer(request: Request) -> Answer:
+        return Answer(500 if failing == "every request" or request.method == "POST" else 404)
+
+    credentials = {"TWINE_USERNAME": "user", "TWINE_PASSWORD": "secret-pw"}
+    with serve(answer) as index:
+        proc = cli("publish", wheel, "--repository-url", index.url, cwd=tmp_path, env=credentials)
+    line = assert_one_line_error(proc)
+    attempts = re.search(r"\(after (\d+) attempts\)", line)
+    assert attempts is not None and int(attempts.group(1)) == 4, line  # the default policy
+    assert "HTTP 500" in line
+    if failing == "uploads":
+        assert len(index.paths("POST")) == 4 and "nothing was uploaded" in line
+    else:  # reading what the index holds fails first: nothing is ever posted
+        assert len(index.requests) == 4 and index.paths("POST") == []
+    assert not (tmp_path / "requirements-edge.txt").exists()
+    assert "secret-pw" not in proc.stdout + proc.stderr
