@@ -135,6 +135,7 @@ URL = ["--repository-url", "http://127.0.0.1:9/"]
         (["slim", "numpy", "--version", "two"], "--version: 'two' is not a version"),
         (["slim", "tflite-runtime", "--version", "two"], "--version: 'two' is not a version"),
         (["build", "numpy", "--version", "1.26.4!"], "--version: '1.26.4!' is not a version"),
+        (["build", "numpy", "--print-environment", "--version", "x.y"], "'x.y' is not a version"),
         (["slim", "numpy", "--max-oracle-runs", "-1"], "'-1' is not a whole number of 1 or more"),
         (["stack", "--max-oracle-runs", "0"], "'0' is not a whole number of 1 or more"),
         (["stack", "--max-oracle-runs", "2.5"], "'2.5' is not a whole number of 1 or more"),
