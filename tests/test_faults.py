@@ -3,12 +3,14 @@ with write access to the cache does, and what the builder must do about it.
 
 * outputs that can never be written (``--out`` is a file, ``--report`` a directory or in an
   unwritable place) are refused in one line before any download, build, search or upload;
-* bad arguments (versions, numbers, globs, models) are refused before any environment exists;
-* a 500-answering index gets exactly the requests the failure message states;
-* a tampered cached wheel (its RECORD made consistent), a truncated one, and a flipped verdict are
-  never trusted: moved aside with one warning line and fetched or judged again;
+* a malformed model is refused in one line naming it before any environment exists (malformed
+  versions, numbers and globs: ``test_cli.py``);
 * SIGTERM ends a run like Ctrl-C: children killed, every temporary directory removed (pip's
-  too), one line, exit 143.
+  too), one line, exit 143;
+* a tampered cached wheel (its RECORD made consistent), a truncated one, and a flipped verdict are
+  never trusted: moved aside with one warning line and fetched or judged again, the output
+  byte-identical to a clean run's;
+* a 500-answering index gets exactly the requests the failure message states.
 """
 
 from __future__ import annotations
