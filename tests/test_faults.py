@@ -397,24 +397,25 @@ def local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loc
         yield LocalIndex(server, wheel, cache)
 
 
-def tampered(wheel: Path) -> bytes:
-    """``wheel`` with code injected into a module and its RECORD updated to match: a wheel that
-    passes every check a wheel can pass, but is not the index's."""
+def tampered_demo(where: Path) -> bytes:
+    """The index's demo 1.0 with code injected into a module and its RECORD updated to match: a
+    wheel that passes every check a wheel can pass, but is not the index's."""
     injected = b"import os\nos.system('echo injected')\ndef answer():\n    return 42\n"
-    forged = build_wheel(wheel.parent / "forged", "demo", "1.0", files={"demo/core.py": injected})
+    files = {"demo/core.py": injected}
+    forged = build_wheel(where / "forged", "demo", "1.0", files=files, requires=())
     Wheel.open(forged)  # a consistent wheel: RECORD matches every member
     return forged.read_bytes()
 
 
-DAMAGE = {
-    "tampered with a consistent RECORD": tampered,
-    "truncated": lambda wheel: wheel.read_bytes()[: wheel.stat().st_size // 2],
+DAMAGE: dict[str, Callable[[Path, Path], bytes]] = {
+    "tampered with a consistent RECORD": lambda wheel, where: tampered_demo(where),
+    "truncated": lambda wheel, where: wheel.read_bytes()[: wheel.stat().st_size // 2],
 }
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_a_damaged_cached_wheel_is_quarantined_and_downloaded_again(
-    local_index: LocalIndex, capsys: pytest.CaptureFixture[str], damage: str
+    local_index: LocalIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
 ) -> None:
     original = local_index.wheel.read_bytes()
     cached = download_wheel("demo==1.0")
@@ -426,7 +427,7 @@ def test_a_damaged_cached_wheel_is_quarantined_and_downloaded_again(
     assert download_wheel("demo==1.0") == cached
     assert len(local_index.server.requests) == requests  # reused after its check: no request
 
-    bad = DAMAGE[damage](cached)
+    bad = DAMAGE[damage](cached, tmp_path)
     cached.write_bytes(bad)
     capsys.readouterr()
     assert download_wheel("demo==1.0") == cached
@@ -442,13 +443,13 @@ def test_a_damaged_cached_wheel_is_quarantined_and_downloaded_again(
 
 
 def test_a_wheel_cached_without_its_sha256_is_checked_against_the_index(
-    local_index: LocalIndex, capsys: pytest.CaptureFixture[str]
+    local_index: LocalIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A wheel an older builder cached has no manifest: pip's resolution must vouch for it."""
     wheels = local_index.cache / "wheels"
     wheels.mkdir(parents=True)
     legacy = wheels / local_index.wheel.name
-    legacy.write_bytes(tampered(local_index.wheel))
+    legacy.write_bytes(tampered_demo(tmp_path))
     assert find_cached_wheel(Requirement("demo==1.0")) is None  # not trusted for being there
     assert download_wheel("demo==1.0") == legacy
     assert legacy.read_bytes() == local_index.wheel.read_bytes()
@@ -460,7 +461,7 @@ def test_an_index_serving_other_bytes_than_its_sha256_says_is_refused(
     local_index: LocalIndex, tmp_path: Path
 ) -> None:
     served = tmp_path / "index" / "demo" / local_index.wheel.name
-    served.write_bytes(tampered(local_index.wheel))  # the page still lists the true sha256
+    served.write_bytes(tampered_demo(tmp_path))  # the page still lists the true sha256
     true = hashlib.sha256(local_index.wheel.read_bytes()).hexdigest()
     with pytest.raises(DownloadError, match=f"with sha256 [0-9a-f]{{64}}, not the {true} it lists"):
         download_wheel("demo==1.0")
