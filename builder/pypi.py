@@ -92,6 +92,7 @@ def _fetch(link: WheelLink, requirement: str, directory: Path) -> Path:
     (cached by an older builder, or for another spelling of the requirement), else downloaded."""
     target = cache_dir("wheels") / link.filename
     if cached_file_ok(target, link.sha256, "index's"):
+        step(f"{target.name}: cached, sha256 matches the index's value")
         _record(target, link)
         return target
     pinned = f"{link.url}#sha256={link.sha256}"  # exactly the file pip chose, checked by pip
