@@ -1,15 +1,18 @@
 """``python -m builder``: a thin dispatcher over the subcommand modules in ``builder.commands``.
 
 Ctrl-C ends a run cleanly: the commands still running are killed with their process groups,
-nothing reaches the output, exit code 130. A builder started with SIGINT ignored (a background
-job of a script, ``nohup tflite-edge-builder ... &``) leaves it ignored, as Python and POSIX tools
-do: the shell ignores SIGINT for such jobs so that Ctrl-C at the terminal stops only the
-foreground command, and a builder that re-armed it would die of a Ctrl-C meant for another.
+temporary directories are removed (pip's too: its TMPDIR lies inside ours), nothing reaches the
+output, exit code 130. SIGTERM (CI runners, systemd, ``timeout``) does the same with exit code 143
+(128 + 15). A builder started with SIGINT ignored (a background job of a script,
+``nohup tflite-edge-builder ... &``) leaves it ignored, as Python and POSIX tools do: the shell
+ignores SIGINT for such jobs so that Ctrl-C at the terminal stops only the foreground command, and
+a builder that re-armed it would die of a Ctrl-C meant for another. An ignored SIGTERM likewise.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +22,7 @@ from . import __version__
 from .commands import COMMANDS
 from .console import console
 from .errors import BuilderError
-from .runner import set_verbose
+from .runner import Terminated, kill_running, set_verbose, sigterm_raises
 
 PROG = "python -m builder"
 SCRIPT = "tflite-edge-builder"  # the console script of an installed builder (pyproject.toml)
@@ -51,13 +54,19 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
     set_verbose(args.verbose)
     try:
-        return int(args.execute(args))
+        with sigterm_raises():
+            return int(args.execute(args))
     except BuilderError as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         error = f"[bold red]error:[/bold red] {escape(message)}"
         console.print(error, markup=True, highlight=False)
         return exc.exit_code
+    except Terminated:
+        kill_running()
+        console.print("[bold red]terminated[/bold red]: nothing was written")
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
+        kill_running()
         console.print("[bold red]interrupted[/bold red]: nothing was written to the output")
         return 130
 

@@ -1,4 +1,10 @@
-"""The download/build cache and small file helpers shared by every step (atomic writes, hashes)."""
+"""The download/build cache and small file helpers shared by every step (atomic writes, hashes).
+
+Nothing in the cache is trusted for being there: a cached download is used only while it still
+has the sha256 its source gave (``cached_file_ok``); one that does not (tampered, truncated,
+bit-flipped) is moved aside to a ``quarantine/`` directory beside it, with one warning line
+naming where, and fetched again by the caller.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .console import info
+
+from .console import warn
 
 APP = "tflite-edge-builder"
 
@@ -39,6 +47,53 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def cached_file_ok(path: Path, sha256: str, pinned_by: str) -> bool:
+    """True when the cache entry ``path`` exists with ``sha256`` (``pinned_by`` says whose:
+    "index's", "recipe", "recorded"). An entry that exists with other bytes is quarantined with
+    one warning line: False then, as when there is none, and the caller fetches it again."""
+    if not path.is_file():
+        return False
+    actual = sha256_file(path)
+    if actual == sha256:
+        return True
+    moved = quarantine(path)
+    warn(
+        f"cached {path.name}: sha256 {actual} does not match the {pinned_by} {sha256};"
+        f" moved aside to {moved}, fetching it again"
+    )
+    return False
+
+
+def secret_key(directory: Path) -> bytes:
+    """The cache's own key for signing what it stores in ``directory`` (``.key``, 32 random
+    bytes, readable by this user only), created on first use. Concurrent first uses agree: the
+    key is written aside and linked into place, and the first link wins."""
+    path = directory / ".key"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".key.", dir=directory)  # mode 0600
+        with os.fdopen(fd, "wb") as out:
+            out.write(os.urandom(32))
+        try:
+            os.link(name, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(name)
+    return path.read_bytes()
+
+
+def quarantine(path: Path) -> Path:
+    """Move a cache entry that failed its check out of the cache's way, into ``quarantine/``
+    beside it (kept as evidence, under a name of its own); return its new path."""
+    where = path.parent / "quarantine"
+    where.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"{path.name}.", dir=where)
+    os.close(fd)
+    os.replace(path, name)
+    return Path(name)
 
 
 @contextlib.contextmanager
@@ -91,6 +146,10 @@ def atomic_write_text(target: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+# The scratch directories open now, innermost last (they nest: verify's inside slim's).
+_SCRATCH: list[Path] = []
+
+
 @contextlib.contextmanager
 def build_lock(lock_file: Path, what: str) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_file`` (created if needed) while inside; if another
@@ -126,9 +185,23 @@ def _try_lock(handle: BinaryIO, blocking: bool) -> bool:
 
 @contextlib.contextmanager
 def scratch_dir(prefix: str) -> Iterator[Path]:
-    """A temporary directory under the system temp dir, removed afterwards."""
+    """A temporary directory under the system temp dir, removed afterwards (Ctrl-C and SIGTERM
+    included: both arrive as exceptions, see ``builder.runner.Terminated``)."""
     path = Path(tempfile.mkdtemp(prefix=f"{APP}-{prefix}-"))
+    _SCRATCH.append(path)
     try:
         yield path
     finally:
+        _SCRATCH.remove(path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def child_temp_env() -> dict[str, str]:
+    """``TMPDIR`` (``TEMP``/``TMP`` on Windows) for a child process: a directory inside the
+    innermost open scratch directory, so that what the child leaves behind when it is killed
+    (pip's ``pip-*`` directories) is removed with it. Empty outside any scratch directory."""
+    if not _SCRATCH:
+        return {}
+    temp = _SCRATCH[-1] / ".tmp"
+    temp.mkdir(exist_ok=True)
+    return {name: str(temp) for name in ("TMPDIR", "TEMP", "TMP")}

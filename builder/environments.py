@@ -21,6 +21,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from .cache import child_temp_env
 from .console import step
 from .errors import CommandError, EnvironmentSetupError
 from .runner import Arg, Result, run
@@ -53,7 +54,8 @@ def run_pip(
     """``pip ARGS`` with the running interpreter's pip; for ``python``'s environment if given."""
     target: list[Arg] = ["--python", python] if python is not None else []
     command: list[Arg] = [sys.executable, "-m", "pip", "--disable-pip-version-check", *target]
-    return run([*command, *args], echo=echo, log=log, check=check, timeout=timeout, env=PIP_ENV)
+    env = {**PIP_ENV, **child_temp_env()}  # pip's temporary files go where ours go
+    return run([*command, *args], echo=echo, log=log, check=check, timeout=timeout, env=env)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Environment:
             self.pip(*args, *requirements, echo=echo)
         except CommandError as exc:
             raise EnvironmentSetupError(
-                f"cannot install {', '.join(_short(requirements))}: {_pip_reason(exc)}"
+                f"cannot install {', '.join(_short(requirements))}: {pip_reason(exc)}"
             ) from None
 
     def install_requirements_file(self, requirements: Path, find_links: Path) -> None:
@@ -101,7 +103,7 @@ class Environment:
             self.pip("install", *offline, "--find-links", find_links, "-r", requirements)
         except CommandError as exc:
             raise EnvironmentSetupError(
-                f"cannot install -r {requirements.name}: {_pip_reason(exc)}"
+                f"cannot install -r {requirements.name}: {pip_reason(exc)}"
             ) from None
 
     def installed(self) -> dict[str, str]:
@@ -159,7 +161,7 @@ def _short(requirements: list[str]) -> list[str]:
 _NOT_THE_REASON = ("ERROR: Ignored the following",)
 
 
-def _pip_reason(exc: CommandError) -> str:
+def pip_reason(exc: CommandError) -> str:
     lines = [line.strip() for line in exc.output.splitlines() if line.strip()]
     for line in lines:
         if line.startswith("ERROR:") and not line.startswith(_NOT_THE_REASON):

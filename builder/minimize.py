@@ -7,19 +7,25 @@ every removal already proven safe. With ``k`` needed units among ``n`` it costs 
 more never repairs anything) the result is 1-minimal: every kept unit was refused on its own.
 
 Verdicts are cached by the candidate's content (``Oracle.key``), so a candidate that recurs, in
-this search or a later run, costs nothing.
+this search or a later run, costs nothing. A verdict kept on disk is signed (HMAC-SHA256, with the
+cache's own key) over the builder's version, the cache file it belongs to, the candidate's content
+key and the verdict itself: an entry that was edited (a verdict flipped), copied from another file,
+or written by another builder version fails its check and is judged again, never trusted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import atomic_write_text
+from . import __version__
+from .cache import atomic_write_text, secret_key
+from .console import warn
 
 
 @dataclass
@@ -53,8 +59,8 @@ class Oracle:
         self._progress = progress
         self.budget = budget
         self.stats = SearchStats()
-        self._cache_file = cache_file
-        self._cache: dict[str, bool] = _load_cache(cache_file)
+        self._store = VerdictFile(cache_file) if cache_file is not None else None
+        self._cache: dict[str, bool] = self._store.load() if self._store is not None else {}
 
     @property
     def exhausted(self) -> bool:
@@ -93,8 +99,56 @@ class Oracle:
         return verdict
 
     def _save(self) -> None:
-        if self._cache_file is not None:
-            atomic_write_text(self._cache_file, json.dumps(self._cache, sort_keys=True))
+        if self._store is not None:
+            self._store.save(self._cache)
+
+
+class VerdictFile:
+    """Verdicts on disk, each signed with the key of the directory holding them (see the module
+    doc); ``load`` returns only the entries whose signature holds."""
+
+    def __init__(self, path: Path, version: str = __version__) -> None:
+        self.path = path
+        self.version = version
+
+    def load(self) -> dict[str, bool]:
+        if not self.path.exists():
+            return {}
+        try:
+            entries = json.loads(self.path.read_text(encoding="utf-8"))["verdicts"]
+            items = list(entries.items())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            warn(f"{self.path}: unreadable verdict cache, ignored; every candidate is judged anew")
+            return {}
+        key = secret_key(self.path.parent)
+        valid = {
+            name: entry["pass"]
+            for name, entry in items
+            if isinstance(entry, dict)
+            and isinstance(entry.get("pass"), bool)
+            and isinstance(entry.get("mac"), str)
+            and hmac.compare_digest(entry["mac"], self._mac(key, name, entry["pass"]))
+        }
+        if len(valid) < len(items):
+            warn(
+                f"{self.path}: ignored {len(items) - len(valid)} of {len(items)} verdicts that"
+                " fail their check (edited, copied, or written by another builder version);"
+                " those candidates are judged again"
+            )
+        return valid
+
+    def save(self, verdicts: Mapping[str, bool]) -> None:
+        key = secret_key(self.path.parent)
+        entries = {
+            name: {"pass": verdict, "mac": self._mac(key, name, verdict)}
+            for name, verdict in verdicts.items()
+        }
+        data = {"builder": self.version, "verdicts": entries}
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+    def _mac(self, key: bytes, name: str, verdict: bool) -> str:
+        message = content_key([self.version, self.path.name, name, "pass" if verdict else "fail"])
+        return hmac.new(key, message.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def reduce_removals(
@@ -123,16 +177,6 @@ def content_key(parts: Sequence[str]) -> str:
         digest.update(part.encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-def _load_cache(path: Path | None) -> dict[str, bool]:
-    if path is None or not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, bool)} if isinstance(data, dict) else {}
 
 
 def _word(verdict: bool) -> str:

@@ -219,6 +219,33 @@ def _collect(
     return "".join(lines)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI runners, systemd and ``timeout`` send), raised where Ctrl-C raises
+    KeyboardInterrupt, so that the same cleanup runs: commands killed with their process groups,
+    temporary directories removed, nothing half-written."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises ``Terminated`` in the main thread; the first one only, so that
+    a second cannot cut the cleanup short. A SIGTERM ignored or handled when the block starts
+    (an inherited SIG_IGN, a host program's handler) is left as it is, as for SIGINT."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def kill_running() -> None:
     """Kill every command still running, in any thread (with its process group).
 

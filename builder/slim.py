@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import __version__
 from .arrays import RawArray
-from .cache import atomic_copy, cache_dir, scratch_dir
+from .cache import atomic_copy, cache_dir, scratch_dir, sha256_file
 from .console import info, step, warn
 from .dependencies import (
     DependencyPlan,
@@ -299,6 +299,11 @@ def _minimise(
 ) -> frozenset[str]:
     """Return the members to remove."""
     kept = {m for m in members if recipe.is_kept(m) or any(glob_match(p, m) for p in options.keep)}
+    for pattern in options.keep:
+        if not any(glob_match(pattern, m) for m in members):
+            warning = f"--keep {pattern!r} matches no member of the wheel: it keeps nothing"
+            warn(warning)
+            result.warnings.append(warning)
     dropped = {m for m in members if recipe.is_dropped(m) and m not in kept}
     wrongly = dropped & used.all
     if wrongly:
@@ -398,9 +403,15 @@ def _count(oracle: Oracle, result: SlimResult) -> None:
 
 
 def _verdict_cache(search: _Search, options: SlimOptions) -> Path:
-    """Verdicts persist across runs, keyed by everything that decides them besides content."""
+    """Verdicts persist across runs, keyed by everything that decides them besides the
+    candidate's content: the builder, the stock stack, the models' bytes and inputs, the timeout.
+    Each verdict in the file is signed besides (``builder.minimize.VerdictFile``)."""
     runtime = sorted(search.workspace.env.installed().items())
-    models = [f"{m.name}:{m.path.stat().st_size}:{m.invocations}" for m in search.models]
+    models = [
+        f"{m.name}:{sha256_file(m.path)}:{m.invocations}:"
+        + (sha256_file(m.inputs) if m.inputs is not None else "generated")
+        for m in search.models
+    ]
     key = content_key([__version__, repr(runtime), *models, str(options.timeout)])
     return cache_dir("verdicts") / f"{key[:32]}.json"
 

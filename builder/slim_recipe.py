@@ -168,3 +168,18 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 def glob_match(pattern: str, name: str) -> bool:
     """Path glob: ``*`` stays within a directory, ``**`` crosses directories."""
     return _glob_regex(pattern).match(name) is not None
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a glob over a wheel's member paths, or None. Brackets and braces
+    would match only themselves here (no character classes, no alternatives), silently."""
+    if not pattern.strip():
+        return "an empty pattern matches nothing"
+    if pattern.startswith("/") or "\\" in pattern:
+        return "member paths are relative and use /, e.g. 'numpy/random/**'"
+    if ".." in pattern.split("/"):
+        return "member paths have no '..'"
+    unsupported = sorted(set(pattern) & set("[]{}"))
+    if unsupported:
+        return f"{' '.join(unsupported)} not supported: only *, ** and ? are wildcards"
+    return None

@@ -26,6 +26,7 @@ from .errors import CommandError, RecipeError, VerificationError
 from .recipes import load_toml
 from .resources import model_runner, smoke_models_dir
 from .runner import kill_running, run, signal_name
+from .tflite_model import read_model_info
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_ATOL = 1e-5
@@ -121,7 +122,8 @@ class SuiteResult:
 
 
 def load_models(models: Path | None = None) -> list[SmokeModel]:
-    """The models of a directory (with or without manifest), or a single ``.tflite`` file."""
+    """The models of a directory (with or without manifest), or a single ``.tflite`` file; each
+    one parsed as a TensorFlow Lite flatbuffer (``ModelFormatError`` naming the file if not)."""
     models = models or smoke_models_dir()
     if models.is_file():
         if models.suffix != ".tflite":
@@ -146,6 +148,7 @@ def _model_from_files(directory: Path, name: str, **settings: object) -> SmokeMo
     expected = directory / f"{name}.expected.npz"
     if expected.exists() and not inputs.exists():
         raise RecipeError(f"{expected} has no matching {inputs.name}")
+    read_model_info(path)  # a TFLite flatbuffer, or one line naming the file, before any venv
     return SmokeModel(
         name=name,
         path=path,

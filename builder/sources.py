@@ -4,7 +4,9 @@ A hash pinned in the recipe wins. Without one, the hash of the first download is
 lock file (``$XDG_CONFIG_HOME/tflite-edge-builder/tflite-runtime.lock``, i.e. under
 ``~/.config``, or ``--lock-file``: never inside the installed package) and every later download
 must match it. That first download is trust-on-first-use, so it happens only with an explicit
-``allow_unpinned``.
+``allow_unpinned``, and always from the URL: a file found in the cache is never what gets
+recorded. A cached archive that no longer matches its pin is moved aside and downloaded again
+(``builder.index.http.download_cached``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .archives import extract_tar
 from .cache import APP, atomic_write_text, cache_dir, sha256_file
 from .console import info, warn
 from .errors import DownloadError, RecipeError
-from .index.http import download
+from .index.http import download, download_cached
 
 LOCK_NAME = "tflite-runtime.lock"
 
@@ -82,20 +84,14 @@ def fetch(archive: SourceArchive, lock_file: Path, allow_unpinned: bool) -> Path
             f"this first download in {lock_file} and verify every later download against it"
         )
     target = cache_dir("tflite-runtime", "downloads") / archive.filename
-    if not target.is_file():
-        download(archive.url, target)
-    actual = sha256_file(target)
     if pin.sha256 is None:
+        download(archive.url, target)
+        actual = sha256_file(target)
         record_lock(lock_file, archive, actual)
         warn(f"{archive.filename} was not pinned; recorded sha256 {actual} in {lock_file}")
-    elif actual != pin.sha256:
-        target.unlink()
-        raise DownloadError(
-            f"{archive.filename}: sha256 {actual} does not match the {pin.origin} value "
-            f"{pin.sha256}; the cached copy was removed"
-        )
-    else:
-        info(f"verified {archive.filename}: {pin.description}")
+        return target
+    download_cached(archive.url, target, pin.sha256, pinned_by=pin.origin)
+    info(f"verified {archive.filename}: {pin.description}")
     return target
 
 

@@ -23,7 +23,7 @@ from .arrays import RawArray
 from .cache import scratch_dir
 from .console import step, warn
 from .environments import Environment, create_environment
-from .errors import ArgumentError, EnvironmentSetupError, ModelFormatError, UnsupportedPlatformError
+from .errors import ArgumentError, EnvironmentSetupError, UnsupportedPlatformError
 from .interpreters import find as find_python
 from .interpreters import running_version
 from .opset import check_models, registered_in
@@ -303,10 +303,7 @@ def _precheck(
     model: SmokeModel, runtime: Runtime, runtime_wheel: Wheel | None
 ) -> ModelResult | None:
     """Refuse up front what the model's own metadata says this runtime cannot run."""
-    try:
-        info = read_model_info(model.path)
-    except ModelFormatError as exc:
-        return ModelResult(model.name, UNUSABLE, str(exc))
+    info = read_model_info(model.path)  # parsed once already by load_models: it is a model
     version = runtime_wheel.version if runtime_wheel else runtime.pinned_version()
     tf_version = runtime.tf_version(version) if version else None
     if info.min_runtime_version and tf_version:

@@ -160,16 +160,27 @@ def test_a_missing_local_file_is_final(tmp_path: Path) -> None:
     assert "after" not in str(info.value)
 
 
-def test_a_cached_file_is_reused_only_while_its_hash_matches(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "damage", [lambda data: data[:-1] + b"!", lambda data: data[:100], lambda data: b""]
+)
+def test_a_cached_file_is_reused_only_while_its_hash_matches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: Callable[[bytes], bytes]
+) -> None:
     target = tmp_path / "cache" / "f.whl"
     with serve(answers(Answer(200, PAYLOAD))) as server:
         download_cached(server.url, target, PAYLOAD_SHA)
         download_cached(server.url, target, PAYLOAD_SHA)
         assert len(server.requests) == 1  # the second call re-checked the file, fetched nothing
-        target.write_bytes(PAYLOAD[:-1] + b"!")  # corrupted or tampered in the cache
+        target.write_bytes(damage(PAYLOAD))  # tampered, truncated or emptied in the cache
+        capsys.readouterr()
         download_cached(server.url, target, PAYLOAD_SHA)
         assert len(server.requests) == 2
     assert target.read_bytes() == PAYLOAD
+    [moved] = (target.parent / "quarantine").iterdir()  # kept as evidence, out of the way
+    assert moved.read_bytes() == damage(PAYLOAD)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and f"moved aside to {moved}, fetching it again" in warnings[0]
+    assert f"does not match the expected {PAYLOAD_SHA}" in warnings[0]
 
 
 def test_the_default_policy_is_the_one_retrying_uses(monkeypatch: pytest.MonkeyPatch) -> None:

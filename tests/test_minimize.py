@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.minimize import Oracle, content_key, reduce_removals
+from builder.minimize import Oracle, VerdictFile, content_key, reduce_removals
 
 UNITS = [f"u{i:02d}" for i in range(40)]
 
@@ -101,20 +101,63 @@ def test_cache_file_persists_verdicts(tmp_path: Path) -> None:
     cache = tmp_path / "verdicts.json"
     oracle, _ = make_oracle({"u09"}, cache_file=cache)
     expected = reduce_removals(UNITS, oracle)
-    saved = json.loads(cache.read_text())
+    saved = json.loads(cache.read_text())["verdicts"]
     assert len(saved) == oracle.stats.runs
     again, calls = make_oracle({"u09"}, cache_file=cache)
     assert reduce_removals(UNITS, again) == expected
     assert calls == [] and again.stats.runs == 0
 
 
-def test_corrupt_cache_file_is_ignored(tmp_path: Path) -> None:
+def test_corrupt_cache_file_is_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cache = tmp_path / "verdicts.json"
     cache.write_text("{not json")
     oracle, calls = make_oracle(set(), cache_file=cache)
+    assert "unreadable verdict cache, ignored" in capsys.readouterr().err
     assert reduce_removals(UNITS, oracle) == frozenset(UNITS)
     assert len(calls) == 1
-    assert json.loads(cache.read_text()) == {content_key(sorted(UNITS)): True}
+    assert VerdictFile(cache).load() == {content_key(sorted(UNITS)): True}
+
+
+def flip(cache: Path, verdict: bool) -> None:
+    """Turn every stored verdict to ``verdict``, as an editor of the file would."""
+    data = json.loads(cache.read_text())
+    for entry in data["verdicts"].values():
+        entry["pass"] = verdict
+    cache.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("verdict", [True, False])
+def test_an_edited_verdict_is_judged_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verdict: bool
+) -> None:
+    cache = tmp_path / "verdicts.json"
+    oracle, _ = make_oracle({"u09"}, cache_file=cache)
+    expected = reduce_removals(UNITS, oracle)
+    stored = VerdictFile(cache).load()
+    flip(cache, verdict)
+    capsys.readouterr()
+    again, calls = make_oracle({"u09"}, cache_file=cache)
+    flipped = sum(v != verdict for v in stored.values())
+    assert f"ignored {flipped} of {len(stored)} verdicts that fail their check" in (
+        capsys.readouterr().err
+    )
+    assert reduce_removals(UNITS, again) == expected  # the same result: nothing false trusted
+    assert len(calls) == flipped
+    assert VerdictFile(cache).load() == stored  # re-judged, re-signed
+
+
+def test_a_verdict_binds_to_its_file_and_the_builder_version(tmp_path: Path) -> None:
+    cache = tmp_path / "verdicts.json"
+    VerdictFile(cache).save({"k": True})
+    assert VerdictFile(cache).load() == {"k": True}
+    assert VerdictFile(cache, version="99.0").load() == {}  # another builder's verdicts
+    other = tmp_path / "other-runtime.json"
+    other.write_bytes(cache.read_bytes())
+    assert VerdictFile(other).load() == {}  # copied to where another runtime's verdicts live
+    key = tmp_path / ".key"
+    assert len(key.read_bytes()) == 32 and key.stat().st_mode & 0o077 == 0
+    key.write_bytes(bytes(32))  # another cache's key
+    assert VerdictFile(cache).load() == {}
 
 
 def test_content_key_separates_parts() -> None:

@@ -121,12 +121,15 @@ def test_first_download_is_recorded_and_every_later_one_checked(
     assert sources.fetch(_source(), lock, allow_unpinned=False) == cached  # verified, no flag
 
     cached.write_bytes(cached.read_bytes() + b"tampered")
-    with pytest.raises(DownloadError, match="does not match the lock value"):
-        sources.fetch(_source(), lock, allow_unpinned=False)
-    assert not cached.exists(), "a copy that fails the check is removed"
+    assert sources.fetch(_source(), lock, allow_unpinned=False) == cached  # downloaded again
+    assert cached.read_bytes() == archive.read_bytes()
+    [moved] = (cached.parent / "quarantine").iterdir()  # the tampered copy, moved aside
+    assert moved.read_bytes().endswith(b"tampered")
     archive.write_bytes(archive.read_bytes() + b"upstream changed")  # a re-tagged release
-    with pytest.raises(DownloadError, match="does not match the lock value"):
+    cached.unlink()
+    with pytest.raises(DownloadError, match="does not match the lock "):
         sources.fetch(_source(), lock, allow_unpinned=True)  # the flag never overrides a pin
+    assert not cached.exists()
     assert json.loads(lock.read_text())["sources"][archive.as_uri()] == recorded
 
 
@@ -134,7 +137,7 @@ def test_a_recipe_pin_is_checked_and_no_lock_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, archive: Path
 ) -> None:
     recipes = _use_recipe(tmp_path, monkeypatch, archive.as_uri(), "0" * 64)
-    with pytest.raises(DownloadError, match="does not match the recipe value 0000"):
+    with pytest.raises(DownloadError, match="does not match the recipe 0000"):
         sources.fetch(_source(), recipes / "tflite-runtime.lock", allow_unpinned=True)
     shutil.rmtree(recipes)
     recipes = _use_recipe(tmp_path, monkeypatch, archive.as_uri(), _sha(archive))

@@ -23,14 +23,14 @@ from packaging.tags import sys_tags
 from packaging.version import Version
 from wheel_factory import build_wheel
 
-from builder.cache import cache_dir
+from builder.cache import cache_dir, sha256_file
 from builder.errors import (
     ArgumentError,
     DownloadError,
     EnvironmentSetupError,
     UnsupportedPlatformError,
 )
-from builder.pypi import download_wheel, find_cached_wheel
+from builder.pypi import ORIGIN, download_wheel, find_cached_wheel
 from builder.runtimes import resolve_runtime
 from builder.tflite_model import read_model_info
 from builder.verify import (
@@ -131,6 +131,13 @@ def test_reference_falls_back_to_the_given_wheels_only_for_a_release_the_index_l
         broken.python  # noqa: B018 - the property creates the environment
 
 
+def recorded(wheel: Path) -> Path:
+    """``wheel`` as a download leaves it in the cache: beside it, the sha256 that vouches for it."""
+    manifest = {"sha256": sha256_file(wheel), "url": f"https://example.org/{wheel.name}"}
+    wheel.with_name(wheel.name + ORIGIN).write_text(json.dumps(manifest))
+    return wheel
+
+
 def test_cached_wheel_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TFLITE_EDGE_BUILDER_CACHE", str(tmp_path / "cache"))
     wheels = cache_dir("wheels")
@@ -139,6 +146,9 @@ def test_cached_wheel_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     specific = generic.with_name(f"numpy-1.26.4-{tag}.whl")
     specific.write_bytes(generic.read_bytes())
     wheels.joinpath("numpy-1.26.4-cp311-cp311-win_amd64.whl").write_bytes(b"")
+    assert find_cached_wheel(Requirement("numpy==1.26.4")) is None  # nothing vouches for them
+    for wheel in wheels.glob("*.whl"):
+        recorded(wheel)
     assert find_cached_wheel(Requirement("numpy==1.26.4")) == specific  # most specific tag
     assert find_cached_wheel(Requirement("numpy<2")) is None  # only exact pins are cached
     assert find_cached_wheel(Requirement("numpy==1.26.3")) is None
@@ -146,6 +156,7 @@ def test_cached_wheel_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     # Our own relabelled build never stands in for the release it was made from.
     ours = specific.with_name(f"numpy-1.26.4+slim-{tag}.whl")
     ours.write_bytes(generic.read_bytes())
+    recorded(ours)
     specific.unlink()
     assert find_cached_wheel(Requirement("numpy==1.26.4")) == generic
     assert find_cached_wheel(Requirement("numpy==1.26.4+slim")) == ours

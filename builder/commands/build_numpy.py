@@ -12,7 +12,7 @@ from ..errors import ArgumentError
 from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
 from ..report import add_report_option, write_report
 from ..wheelfile import Wheel
-from ._options import add_out_option
+from ._options import add_out_option, check_outputs, version
 
 NAME = "numpy"
 HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
@@ -21,6 +21,7 @@ HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--version",
+        type=version,
         metavar="V",
         help="numpy release (default: the newest the default runtime accepts: <2 for "
         "tflite-runtime 2.14)",
@@ -54,7 +55,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    if args.print_config_settings or args.print_environment:
+    printing = args.print_config_settings or args.print_environment
+    check_outputs(args, dirs=[] if printing else ["--out"])
+    if printing:
         return _print_settings(args)
     if args.platform is not None:
         raise ArgumentError(

@@ -12,6 +12,7 @@ from ..report import add_report_option, write_report
 from ..tflite.model import BuildRequest
 from ..tflite.plan import execute_plan, make_plan, render_plan, render_summary
 from ..tflite.recipe import load_tflite_recipe
+from ._options import check_outputs
 
 NAME = "tflite-runtime"
 HELP = "build a tflite-runtime wheel with TensorFlow's CMake pip script and our patches"
@@ -108,6 +109,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, dirs=[] if args.dry_run else ["--out"])
     if args.jobs is not None and args.jobs < 1:
         raise ArgumentError("--jobs must be 1 or more")
     request = BuildRequest(

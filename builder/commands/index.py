@@ -8,6 +8,7 @@ from pathlib import Path
 from ..console import console
 from ..index.simple_index import build_index
 from ..report import add_report_option, write_report
+from ._options import check_outputs
 
 NAME = "index"
 HELP = "write a static PEP 503 simple index of the wheels in a directory"
@@ -30,6 +31,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, trees=["--out"])
     index = build_index(args.dist, args.out)
     write_report(args.report, index.to_dict())
     console.print(

@@ -12,6 +12,7 @@ from ..index.http import DEFAULT_RETRY, RetryPolicy
 from ..index.publish import publish
 from ..index.requirements import REQUIREMENTS
 from ..report import add_report_option, write_report
+from ._options import check_outputs, whole_number
 
 NAME = "publish"
 HELP = "upload wheels (each under a size budget) to a private index and pin them by hash"
@@ -50,7 +51,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retries",
-        type=int,
+        type=whole_number(0),
         default=DEFAULT_RETRY.retries,
         metavar="N",
         help="further attempts after a connection error, 5xx or 429, with exponential backoff "
@@ -73,6 +74,7 @@ def _size(text: str) -> int:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, files=[] if args.check_only else ["--requirements"])
     if args.check_only:
         candidates = check_only(args.wheels, args.max_size)
         write_report(args.report, candidates_dict(candidates, args.max_size))
@@ -83,8 +85,6 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if not args.repository_url:
         raise ArgumentError("--repository-url is required (or use --check-only)")
-    if args.retries < 0:
-        raise ArgumentError("--retries must be 0 or more")
     result = publish(
         args.wheels,
         args.repository_url,

@@ -21,8 +21,17 @@ from ..slim import (
     default_requirement,
     slim_wheel,
 )
+from ..slim_recipe import glob_problem
+from ..smoke import load_models
 from ..wheelfile import Wheel, check_local_label
-from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from ._options import (
+    add_budget_option,
+    add_models_option,
+    add_out_option,
+    add_timeout_option,
+    check_outputs,
+    version,
+)
 from .verify import results_table
 
 NAME = "slim"
@@ -34,6 +43,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--version",
+        type=version,
         help="release to download from the index (default: the newest one the runtime accepts)",
     )
     source.add_argument("--wheel", type=Path, metavar="PATH", help="slim this wheel file")
@@ -63,6 +73,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep",
         action="append",
+        type=_glob,
         default=[],
         metavar="GLOB",
         help="always keep members matching GLOB, e.g. 'numpy/random/**' for code you call besides "
@@ -79,6 +90,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args, dirs=["--out"])
+    load_models(args.models)  # every model parsed before any download, build or environment
     if args.label is not None:
         check_local_label(args.label)  # before any download or build
     label = args.label or LABEL
@@ -109,6 +122,13 @@ def execute(args: argparse.Namespace) -> int:
     print_summary(result)
     write_report(args.report, {**result.to_dict(), "origin": origin})
     return 0
+
+
+def _glob(pattern: str) -> str:
+    problem = glob_problem(pattern)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{pattern!r}: {problem}")
+    return pattern
 
 
 def _origin(package: str, args: argparse.Namespace) -> dict[str, object]:

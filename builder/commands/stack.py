@@ -11,6 +11,7 @@ from rich.table import Table
 from ..console import console
 from ..errors import ArgumentError
 from ..report import add_report_option, write_report
+from ..smoke import load_models
 from ..stack import (
     NUMPY_SOURCES,
     REPORT,
@@ -19,7 +20,7 @@ from ..stack import (
     StackResult,
     build_stack,
 )
-from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from . import _options
 from .verify import results_table
 
 NAME = "stack"
@@ -48,6 +49,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tf-version",
+        type=_options.version,
         metavar="V",
         help="with --selective: the TensorFlow to build (default: the newest release in the "
         "recipe; X.Y.Z.devN for a development --tf-source)",
@@ -72,6 +74,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--numpy",
+        type=_options.version,
         metavar="VERSION",
         help="numpy release (default: the one the stock runtime installs: 1.26.x for "
         "tflite-runtime 2.14)",
@@ -83,14 +86,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="build lean numpy from source, or slim PyPI's wheel (default auto: from source where "
         "a compiler exists)",
     )
-    add_models_option(parser)
-    add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
-    add_budget_option(parser, "search budget per wheel")
-    add_timeout_option(parser)
+    _options.add_models_option(parser)
+    _options.add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
+    _options.add_budget_option(parser, "search budget per wheel")
+    _options.add_timeout_option(parser)
     add_report_option(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
+    _options.check_outputs(args, dirs=["--out"])
+    load_models(args.models)  # every model parsed before any download, build or environment
     if args.runtime is not None and args.runtime_wheel is not None:
         raise ArgumentError("give --runtime or --runtime-wheel, not both")
     options = StackOptions(

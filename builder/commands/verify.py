@@ -11,7 +11,7 @@ from ..console import console
 from ..report import add_report_option, write_report
 from ..smoke import ModelResult
 from ..verify import VerifyResult, verify_wheels, warn_notes
-from ._options import add_models_option, add_timeout_option
+from ._options import add_models_option, add_timeout_option, check_outputs
 
 NAME = "verify"
 HELP = "install wheels into a fresh environment and check that models still run correctly"
@@ -37,6 +37,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    check_outputs(args)
     result = verify_wheels(args.wheels, args.runtime, args.models, timeout=args.timeout)
     print_result(result)
     write_report(args.report, result.to_dict())

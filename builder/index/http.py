@@ -4,8 +4,8 @@
 * ``get``: one GET with an ``Accept`` header, Basic auth for the credentials' own origin only;
 * ``download``: streamed to a temporary file beside the target (a rich progress bar while it
   runs), sha256 computed on the way and checked when one is expected, then moved into place;
-* ``download_cached``: the cached file when it still has the expected sha256, else ``download``
-  (the one place a cache entry is re-verified on reuse);
+* ``download_cached``: the cached file when it still has the expected sha256, else (moved aside,
+  with one warning line, when it exists: ``builder.cache.cached_file_ok``) ``download``;
 * ``retrying``: the one retry loop, under one ``RetryPolicy``: connection errors, timeouts, 5xx
   and 429 are retried with exponential backoff; anything else is final at once. Uploads through
   twine (``builder.index.upload``) use the same loop.
@@ -37,7 +37,7 @@ from typing import Any, BinaryIO, TypeVar
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from .. import __version__
-from ..cache import atomic_path, sha256_file
+from ..cache import atomic_path, cached_file_ok
 from ..console import console, step, warn
 from ..errors import DownloadError
 
@@ -255,8 +255,9 @@ def download_cached(
     pinned_by: str = "expected",
 ) -> Path:
     """``target`` when it exists and still has ``sha256``; otherwise a fresh, checked download
-    replaces it. A cache entry is trusted only through this check."""
-    if target.is_file() and sha256_file(target) == sha256:
+    replaces it (a cached file that fails the check is quarantined first). A cache entry is
+    trusted only through this check."""
+    if cached_file_ok(target, sha256, pinned_by):
         step(f"{target.name}: cached, sha256 matches the {pinned_by} value")
         return target
     return download(url, target, sha256, auth=auth, retry=retry, pinned_by=pinned_by)
