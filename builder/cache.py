@@ -19,9 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .console import info
-
-from .console import warn
+from .console import info, warn
 
 APP = "tflite-edge-builder"
 
