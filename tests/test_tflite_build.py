@@ -676,7 +676,7 @@ def test_a_selective_size_plan_lists_and_checks_the_operators(
         (["--tf-version", "2.20.0", "--no-xnnpack"],
          "--no-xnnpack needs a patch series with the xnnpack-off hook"),
         (["--tf-version", "2.21.0", "--profile", "tiny"],
-         "unsupported profile 'tiny' (the recipe has: size, speed)"),
+         "unsupported profile 'tiny' (the recipe has: size, size-lto, speed)"),
         (["--tf-version", "2.21.0", "--ops-from", "/nonexistent.tflite"],
          "/nonexistent.tflite: no such model file or directory"),
         (["--tf-version", "2.21.0", "--ops-from", str(SMOKE / "manifest.toml")],

@@ -66,7 +66,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default="speed",
         metavar="NAME",
         help="compiler flags from recipes/tflite-runtime.toml [profiles]: speed (upstream's, "
-        "the default) or size (-Os, unused code dropped by the linker)",
+        "the default), size (-Os, unused code dropped by the linker) or size-lto (size with "
+        "link-time optimisation)",
     )
     parser.add_argument(
         "--ops-from",
