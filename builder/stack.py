@@ -49,6 +49,7 @@ from .tflite.plan import execute_plan, make_plan
 from .tflite.recipe import load_tflite_recipe
 from .verify import check_host_can_run
 from .wheelfile import Wheel
+from .zipwrite import ZOPFLI
 
 REPORT = "stack-report.json"
 NUMPY = "numpy"
@@ -77,6 +78,7 @@ class StackOptions:
     out_dir: Path = Path("dist")
     budget: int = DEFAULT_BUDGET
     timeout: float = DEFAULT_TIMEOUT
+    compression: str = ZOPFLI
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,7 @@ def _build(options: StackOptions, runtime: Runtime, runtime_input: Path, tmp: Pa
         out_dir=wheels_dir,
         budget=options.budget,
         timeout=options.timeout,
+        compression=options.compression,
     )
     runtime_slim = slim_wheel(runtime_input, slim_options)
     result.slims[runtime.name] = runtime_slim

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..slim import DEFAULT_BUDGET
 from ..smoke import DEFAULT_TIMEOUT
+from ..zipwrite import COMPRESSIONS
 
 MODELS_HELP = "models to verify with (default: smoke_models/)"
 
@@ -58,3 +59,13 @@ def _seconds(text: str) -> float:
     if not seconds > 0:  # also NaN
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
     return seconds
+
+
+def add_compress_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--compress zopfli|deflate``: how the output wheel's members are deflated."""
+    parser.add_argument(
+        "--compress",
+        choices=COMPRESSIONS,
+        default=default,
+        help=f"deflate the output wheel with zopfli (smaller, slower) or zlib (default {default})",
+    )

@@ -12,7 +12,8 @@ from ..errors import ArgumentError
 from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
 from ..report import add_report_option, write_report
 from ..wheelfile import Wheel
-from ._options import add_out_option
+from ..zipwrite import DEFLATE
+from ._options import add_compress_option, add_out_option
 
 NAME = "numpy"
 HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
@@ -33,6 +34,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_out_option(parser, "the wheel goes")
     parser.add_argument("--rebuild", action="store_true", help="ignore a cached build")
+    add_compress_option(parser, DEFLATE)
     printing = parser.add_mutually_exclusive_group()
     printing.add_argument(
         "--print-config-settings",
@@ -64,7 +66,7 @@ def execute(args: argparse.Namespace) -> int:
     built = build_numpy(args.version, args.profile, runtime=args.runtime, rebuild=args.rebuild)
     wheel = Wheel.open(built.path)
     wheel.set_local_version(built.label)
-    output = wheel.write(args.out)
+    output = wheel.write(args.out, args.compress)
     _print_summary(built, output)
     write_report(
         args.report,

@@ -22,7 +22,14 @@ from ..slim import (
     slim_wheel,
 )
 from ..wheelfile import Wheel, check_local_label
-from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from ..zipwrite import ZOPFLI
+from ._options import (
+    add_budget_option,
+    add_compress_option,
+    add_models_option,
+    add_out_option,
+    add_timeout_option,
+)
 from .verify import results_table
 
 NAME = "slim"
@@ -70,6 +77,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_budget_option(parser)
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
+    add_compress_option(parser, ZOPFLI)
     parser.add_argument(
         "--label",
         help="local version label (default: slim; lean.slim for lean numpy built from source)",
@@ -104,6 +112,7 @@ def execute(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         label=label,
         strip=not args.no_strip,
+        compression=args.compress,
     )
     result = slim_wheel(wheel, options)
     print_summary(result)

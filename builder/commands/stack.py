@@ -19,7 +19,14 @@ from ..stack import (
     StackResult,
     build_stack,
 )
-from ._options import add_budget_option, add_models_option, add_out_option, add_timeout_option
+from ..zipwrite import ZOPFLI
+from ._options import (
+    add_budget_option,
+    add_compress_option,
+    add_models_option,
+    add_out_option,
+    add_timeout_option,
+)
 from .verify import results_table
 
 NAME = "stack"
@@ -86,6 +93,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_models_option(parser)
     add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
     add_budget_option(parser, "search budget per wheel")
+    add_compress_option(parser, ZOPFLI)
     add_timeout_option(parser)
     add_report_option(parser)
 
@@ -103,6 +111,7 @@ def execute(args: argparse.Namespace) -> int:
         out_dir=args.out,
         budget=args.max_oracle_runs,
         timeout=args.timeout,
+        compression=args.compress,
     )
     result = build_stack(options)
     print_summary(result)
