@@ -86,6 +86,7 @@ class SlimOptions:
     label: str = LABEL
     strip: bool = True
     compression: str = ZOPFLI
+    docstrings: bool = True  # blank docstrings where the recipe asks for it
 
 
 @dataclass
@@ -451,7 +452,7 @@ def _strip_docstrings(
 ) -> dict[str, bytes]:
     """Kept ``.py`` files with blank docstrings and no comments (``builder.pystrip``), each kept
     only where the models and the public-API check give exactly what they gave before."""
-    if not recipe.docstrings:
+    if not (recipe.docstrings and options.docstrings):
         return {}
     report = result.docstrings = DocstringReport()
     candidates: dict[str, bytes] = {}

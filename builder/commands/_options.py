@@ -69,3 +69,13 @@ def add_compress_option(parser: argparse.ArgumentParser, default: str) -> None:
         default=default,
         help=f"deflate the output wheel with zopfli (smaller, slower) or zlib (default {default})",
     )
+
+
+def add_glibc_option(parser: argparse.ArgumentParser) -> None:
+    """``--glibc 2.28``: build numpy against that glibc's symbol versions (zig's compilers)."""
+    parser.add_argument(
+        "--glibc",
+        metavar="2.N",
+        help="build numpy against this glibc's symbol versions with zig's cc/c++ (the [zig] "
+        "extra), e.g. 2.28 for a manylinux_2_28 wheel that installs on older edge machines",
+    )

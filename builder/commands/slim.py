@@ -77,6 +77,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_budget_option(parser)
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
+    parser.add_argument(
+        "--keep-docstrings",
+        action="store_true",
+        help="keep docstrings and comments in the kept .py files (for help() on the edge)",
+    )
     add_compress_option(parser, ZOPFLI)
     parser.add_argument(
         "--label",
@@ -113,6 +118,7 @@ def execute(args: argparse.Namespace) -> int:
         label=label,
         strip=not args.no_strip,
         compression=args.compress,
+        docstrings=not args.keep_docstrings,
     )
     result = slim_wheel(wheel, options)
     print_summary(result)

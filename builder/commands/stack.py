@@ -23,6 +23,7 @@ from ..zipwrite import ZOPFLI
 from ._options import (
     add_budget_option,
     add_compress_option,
+    add_glibc_option,
     add_models_option,
     add_out_option,
     add_timeout_option,
@@ -94,6 +95,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
     add_budget_option(parser, "search budget per wheel")
     add_compress_option(parser, ZOPFLI)
+    add_glibc_option(parser)
     add_timeout_option(parser)
     add_report_option(parser)
 
@@ -112,6 +114,7 @@ def execute(args: argparse.Namespace) -> int:
         budget=args.max_oracle_runs,
         timeout=args.timeout,
         compression=args.compress,
+        glibc=args.glibc,
     )
     result = build_stack(options)
     print_summary(result)
@@ -164,6 +167,11 @@ def print_summary(result: StackResult) -> None:
         f"{len(result.stock)} wheels -> {len(result.wheels)}",
     )
     console.print(table)
+    if result.glibc.get("needed"):
+        console.print(
+            f"the stack needs glibc {result.glibc['needed']} or newer on the edge machine"
+            f" ({result.glibc['needed_by']})"
+        )
     console.print(
         f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
         f" in {result.seconds:.0f} s"
