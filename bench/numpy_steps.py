@@ -50,6 +50,13 @@ def slim(built: BuiltNumpy, out: Path, runtime: str | None, **changes: Any) -> S
     return result
 
 
+def show(rows: list[tuple[str, int, str, str]], row: tuple[str, int, str, str]) -> None:
+    """Keep the row and print it at once: a later step's failure must not lose it."""
+    rows.append(row)
+    label, size, platform, note = row
+    print(f"ROW {label:<44} {size:>11,} B  {platform:<24} {note}", flush=True)
+
+
 def tag(path: Path) -> str:
     return ".".join(sorted({t.platform for t in Wheel.open(path).tags}))
 
@@ -65,7 +72,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-numpy-steps-") as tmp:
         out = Path(tmp)
         lean = build_numpy(args.version, runtime=args.runtime)
-        rows.append(("1 lean build", lean.wheel_bytes, lean.platform_tag, "build numpy"))
+        show(rows, ("1 lean build", lean.wheel_bytes, lean.platform_tag, "build numpy"))
         steps: tuple[tuple[str, dict[str, Any]], ...] = (
             ("2 slimmed (docstrings kept, deflate)", {"docstrings": False, "compression": DEFLATE}),
             ("3 + docstrings blanked, comments dropped", {"compression": DEFLATE}),
@@ -75,16 +82,16 @@ def main() -> int:
             result = slim(lean, out / f"step{number}", args.runtime, **changes)
             assert result.output is not None
             runs = f"{result.oracle_runs} oracle runs, {result.seconds:.0f} s"
-            rows.append((label, result.output_bytes, tag(result.output), runs))
+            show(rows, (label, result.output_bytes, tag(result.output), runs))
         if args.glibc:
             zig = build_numpy(args.version, runtime=args.runtime, glibc=args.glibc)
             label = f"5 lean build, zig, glibc {args.glibc}"
-            rows.append((label, zig.wheel_bytes, zig.platform_tag, zig.compiler))
+            show(rows, (label, zig.wheel_bytes, zig.platform_tag, zig.compiler))
             result = slim(zig, out / "step6", args.runtime)
             assert result.output is not None
             runs = f"{result.oracle_runs} oracle runs, {result.seconds:.0f} s"
-            rows.append(("6 zig build slimmed (all steps)", result.output_bytes,
-                         tag(result.output), runs))  # fmt: skip
+            row = ("6 zig build slimmed (all steps)", result.output_bytes, tag(result.output), runs)
+            show(rows, row)
     print(f"numpy {args.version}, CPython {sys.version_info[0]}.{sys.version_info[1]}")
     for label, size, platform, note in rows:
         print(f"{label:<44} {size:>11,} B  {platform:<24} {note}")

@@ -15,12 +15,21 @@ probes compilers in two ways zig does not answer as meson expects:
 * ``-Wl,--version`` prints ``zig ld 0.17.1``, which meson before 1.3 (numpy 1.26 vendors 1.2.99)
   does not recognise: the wrapper answers with zig's bundled ``ld.lld --version``, the linker
   family meson 1.3+ assumes for zig too.
+
+numpy 2.x's meson also compiles a Cython sanity check against the ``python3`` that pkg-config
+finds, the system's (Debian's 3.11 here, even for a 3.12 build), whose ``pyconfig.h`` includes a
+multiarch header from ``/usr/include``, a directory zig does not search for a target: the build
+points ``PKG_CONFIG_PATH`` at the building interpreter's own ``.pc`` files. Interpreters whose
+headers themselves need ``/usr/include/<multiarch>`` (Debian's system Python) cannot build with
+zig; python.org, pyenv and uv builds can.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shlex
+import sysconfig
 from pathlib import Path
 
 from .cache import cache_dir
@@ -82,4 +91,10 @@ def compiler_environment(arch: str, glibc: tuple[int, int], directory: Path) -> 
         )
         script.chmod(0o755)
         commands[variable] = str(script)
-    return {**commands, "ZIG_GLOBAL_CACHE_DIR": str(cache_dir("zig"))}
+    env = {**commands, "ZIG_GLOBAL_CACHE_DIR": str(cache_dir("zig"))}
+    pkgconfig = sysconfig.get_config_var("LIBPC")
+    if pkgconfig and Path(pkgconfig, "python3.pc").is_file():
+        env["PKG_CONFIG_PATH"] = os.pathsep.join(
+            p for p in (pkgconfig, os.environ.get("PKG_CONFIG_PATH")) if p
+        )
+    return env

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_one_line_error, cli
+from wheel_factory import build_wheel
 
 from builder.elf import symbol_versions, version_needs
 from builder.errors import ArgumentError, BuildError
 from builder.glibc import check_members, newest_glibc, parse_glibc, policy_for, violations
 from builder.numpy_build import glibc_target
+from builder.stack import glibc_needed
 from builder.zig import compiler_environment, zig_executable
 
 LIBRARY = "#include <math.h>\ndouble edge(double x) { return exp(x) + log(x + 2.0); }\n"
@@ -117,3 +119,16 @@ def test_zig_links_against_the_older_glibc_and_meson_probes_work(tmp_path: Path)
     command = [env["CC"], "-E", "-dM", "-"]
     macros = subprocess.run(command, input="", capture_output=True, text=True)
     assert macros.returncode == 0 and "__x86_64__" in macros.stdout
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_the_stack_report_names_the_glibc_the_stack_needs(tmp_path: Path) -> None:
+    library = _library(tmp_path, ["cc"])
+    wheel = build_wheel(tmp_path / "in", files={"demo/libedge.so": library})
+    report = glibc_needed([wheel], "2.28")
+    newest, by = newest_glibc({"libedge.so": library})
+    assert newest is not None
+    assert report["needed"] == f"{newest[0]}.{newest[1]}"
+    assert report["needed_by"] == f"{wheel.name}:demo/libedge.so" and by == "libedge.so"
+    assert report["requested"] == "2.28"
+    assert report["platform_tags"] == {"demo": "any"}
