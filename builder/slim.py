@@ -455,19 +455,7 @@ def _strip_docstrings(
     if not (recipe.docstrings and options.docstrings):
         return {}
     report = result.docstrings = DocstringReport()
-    candidates: dict[str, bytes] = {}
-    for name in search.workspace.members:
-        if name in removed or not name.endswith(".py"):
-            continue
-        if any(glob_match(p, name) for p in recipe.keep_docstrings):
-            report.kept[name] = "the recipe keeps its docstrings"
-            continue
-        text = edited.get(name) or search.workspace.read(name)
-        stripped = strip_source(text.decode("utf-8"))
-        if stripped is None:
-            report.kept[name] = "stripping would change its syntax tree, or it does not parse here"
-        elif stripped.encode("utf-8") != text:
-            candidates[name] = stripped.encode("utf-8")
+    candidates = _docstring_candidates(search, removed, edited, recipe, report)
     if not candidates:
         return {}
     modules = _modules(m for m in search.workspace.members if m not in removed)
@@ -504,6 +492,31 @@ def _strip_docstrings(
     report.bytes_before = sum(len(edited.get(n) or search.workspace.read(n)) for n in accepted)
     report.bytes_after = sum(len(candidates[n]) for n in accepted)
     return {n: candidates[n] for n in accepted}
+
+
+def _docstring_candidates(
+    search: _Search,
+    removed: frozenset[str],
+    edited: Mapping[str, bytes],
+    recipe: SlimRecipe,
+    report: DocstringReport,
+) -> dict[str, bytes]:
+    """Each kept ``.py`` file that stripping changes -> its stripped bytes; the others that
+    could not be stripped go into ``report.kept`` with the reason."""
+    candidates: dict[str, bytes] = {}
+    for name in search.workspace.members:
+        if name in removed or not name.endswith(".py"):
+            continue
+        if any(glob_match(p, name) for p in recipe.keep_docstrings):
+            report.kept[name] = "the recipe keeps its docstrings"
+            continue
+        text = edited.get(name) or search.workspace.read(name)
+        stripped = strip_source(text.decode("utf-8"))
+        if stripped is None:
+            report.kept[name] = "stripping would change its syntax tree, or it does not parse here"
+        elif stripped.encode("utf-8") != text:
+            candidates[name] = stripped.encode("utf-8")
+    return candidates
 
 
 def _modules(members: Iterable[str]) -> list[str]:
