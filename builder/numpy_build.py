@@ -264,9 +264,9 @@ def build_numpy(
         return _build(plan, sdist, compiler, key, where, target)
 
 
-def glibc_target(glibc: str | None) -> tuple[str, tuple[int, int]] | None:
+def glibc_target(glibc: str | None, zig_needed: bool = True) -> tuple[str, tuple[int, int]] | None:
     """``(arch, (2, 28))`` for ``--glibc 2.28`` on Linux, checked before any download: a
-    version no manylinux policy covers, another OS or a missing zig fail here."""
+    version no manylinux policy covers, another OS or (for a build) a missing zig fail here."""
     if glibc is None:
         return None
     version = parse_glibc(glibc)
@@ -275,7 +275,8 @@ def glibc_target(glibc: str | None) -> tuple[str, tuple[int, int]] | None:
         raise UnsupportedPlatformError(f"--glibc is for Linux builds; this host is {platform}")
     arch = platform[len("linux_") :]
     policy_for(version, arch)
-    zig.zig_executable()
+    if zig_needed:
+        zig.zig_executable()
     return arch, version
 
 

@@ -216,7 +216,8 @@ def numpy_source(choice: str, version: str | None) -> tuple[str, str]:
 def build_stack(options: StackOptions) -> StackResult:
     """Slim the runtime and numpy, verify them together, write them to ``options.out_dir``."""
     started = time.monotonic()
-    glibc_target(options.glibc)  # a bad --glibc fails before anything is downloaded
+    # a bad --glibc (or no zig to build numpy with) fails before anything is downloaded
+    glibc_target(options.glibc, zig_needed=options.numpy_source != "pypi")
     with scratch_dir("stack") as tmp:
         built = None
         if options.selective is not None:
@@ -342,7 +343,7 @@ def _slim_numpy(
 
 def _check_glibc(wheel_path: Path, glibc: str | None) -> None:
     """With ``--glibc``: refuse a stack wheel whose kept ELF files need a newer glibc."""
-    target = glibc_target(glibc)
+    target = glibc_target(glibc, zig_needed=False)
     if target is None:
         return
     wheel = Wheel.open(wheel_path)
