@@ -29,7 +29,7 @@ from wheel_factory import (
 from builder import wheelfile
 from builder.errors import ArgumentError, WheelError
 from builder.wheelfile import MAX_MEMBER_BYTES, MAX_TOTAL_BYTES, Member, Wheel
-from builder.zipwrite import DEFLATE, ZOPFLI, ZipEntry, write_zip
+from builder.zipwrite import DEFLATE, ZOPFLI, ZOPFLI_MAX, ZipEntry, write_zip
 
 DIST = "demo-1.0.dist-info"
 Maker = Callable[[Path], Path]
@@ -455,3 +455,11 @@ def test_an_unknown_compression_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArgumentError, match="--compress must be one of deflate, zopfli"):
         Wheel.open(build_wheel(tmp_path / "in")).write(tmp_path / "out", "brotli")
     assert not (tmp_path / "out").exists()
+
+
+def test_zopfli_leaves_members_above_its_limit_to_zlib(tmp_path: Path) -> None:
+    big = hashlib.sha256(b"seed").digest() * ((ZOPFLI_MAX // 32) + 1)
+    entries = [ZipEntry("pkg/big.bin", big, 0o100644)]
+    write_zip(tmp_path / "zopfli.zip", entries, ZOPFLI)
+    write_zip(tmp_path / "zlib.zip", entries, DEFLATE)
+    assert (tmp_path / "zopfli.zip").read_bytes() == (tmp_path / "zlib.zip").read_bytes()
