@@ -71,11 +71,12 @@ def add_compress_option(parser: argparse.ArgumentParser, default: str) -> None:
     )
 
 
+GLIBC_HELP = (
+    "build numpy against this glibc's symbol versions with zig's cc/c++ (the [zig] extra), "
+    "e.g. 2.28 for a manylinux_2_28 wheel that installs on older edge machines"
+)
+
+
 def add_glibc_option(parser: argparse.ArgumentParser) -> None:
     """``--glibc 2.28``: build numpy against that glibc's symbol versions (zig's compilers)."""
-    parser.add_argument(
-        "--glibc",
-        metavar="2.N",
-        help="build numpy against this glibc's symbol versions with zig's cc/c++ (the [zig] "
-        "extra), e.g. 2.28 for a manylinux_2_28 wheel that installs on older edge machines",
-    )
+    parser.add_argument("--glibc", metavar="2.N", help=GLIBC_HELP)
