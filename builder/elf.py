@@ -1,5 +1,6 @@
-"""Just enough ELF to read a shared object's DT_NEEDED list and its versioned symbol needs
-(``GLIBC_2.29``, from DT_VERNEED) in pure Python, without binutils."""
+"""Just enough ELF to read a shared object's DT_NEEDED list, its versioned symbol needs
+(``GLIBC_2.29``, from DT_VERNEED) and which symbol needs which version (``.dynsym`` with
+``.gnu.version``, as ``objdump -T`` shows them) in pure Python, without binutils."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import struct
 PT_LOAD, PT_DYNAMIC = 1, 2
 DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+SHT_DYNSYM, SHT_GNU_VERSYM = 11, 0x6FFFFFFF
+SHN_UNDEF = 0
 
 
 def needed_libraries(data: bytes) -> list[str]:
@@ -27,6 +30,15 @@ def version_needs(data: bytes) -> dict[str, tuple[str, ...]]:
         return {}
 
 
+def symbol_versions(data: bytes) -> dict[str, tuple[str, str]]:
+    """Each undefined dynamic symbol with a version need: ``{"exp": ("libm.so.6",
+    "GLIBC_2.29")}``; {} for anything that is not a readable ELF with section headers."""
+    try:
+        return _symbol_versions(data)
+    except (struct.error, IndexError, ValueError):
+        return {}
+
+
 def _needed(data: bytes) -> list[str]:
     found = _dynamic(data)
     if found is None:
@@ -36,6 +48,14 @@ def _needed(data: bytes) -> list[str]:
 
 
 def _version_needs(data: bytes) -> dict[str, tuple[str, ...]]:
+    needs: dict[str, list[str]] = {}
+    for library, version in _version_indexes(data).values():
+        needs.setdefault(library, []).append(version)
+    return {library: tuple(versions) for library, versions in needs.items()}
+
+
+def _version_indexes(data: bytes) -> dict[int, tuple[str, str]]:
+    """Version index (``vna_other``, what ``.gnu.version`` refers to) -> (library, version)."""
     found = _dynamic(data)
     if found is None:
         return {}
@@ -45,21 +65,64 @@ def _version_needs(data: bytes) -> dict[str, tuple[str, ...]]:
     if DT_VERNEED not in tags:
         return {}
     at = _file_offset(tags[DT_VERNEED], _loads(data))
-    needs: dict[str, tuple[str, ...]] = {}
+    indexes: dict[int, tuple[str, str]] = {}
     for _ in range(tags.get(DT_VERNEEDNUM, 0)):
         # Elf_Verneed (same layout in 32 and 64 bits): version, count, file, aux, next.
         _, count, file, aux, following = struct.unpack_from(order + "HHIII", data, at)
-        names, entry = [], at + aux
+        library, entry = _string(data, strtab + file), at + aux
         for _ in range(count):
             # Elf_Vernaux: hash, flags, other, name, next.
-            _, _, _, name, step = struct.unpack_from(order + "IHHII", data, entry)
-            names.append(_string(data, strtab + name))
+            _, _, other, name, step = struct.unpack_from(order + "IHHII", data, entry)
+            indexes[other] = (library, _string(data, strtab + name))
             entry += step
-        needs[_string(data, strtab + file)] = tuple(names)
         if not following:
             break
         at += following
-    return needs
+    return indexes
+
+
+def _symbol_versions(data: bytes) -> dict[str, tuple[str, str]]:
+    indexes = _version_indexes(data)
+    sections = _section_headers(data)
+    dynsym = next((s for s in sections if s[0] == SHT_DYNSYM), None)
+    versym = next((s for s in sections if s[0] == SHT_GNU_VERSYM), None)
+    if not indexes or dynsym is None or versym is None:
+        return {}
+    order = "<" if data[5] == 1 else ">"
+    is64 = data[4] == 2
+    _, offset, size, link, entsize = dynsym
+    strtab = sections[link][1]
+    found = {}
+    for number in range(size // entsize):
+        at = offset + number * entsize
+        if is64:
+            name, _, _, shndx = struct.unpack_from(order + "IBBH", data, at)
+        else:
+            name, _, _, _, _, shndx = struct.unpack_from(order + "IIIBBH", data, at)
+        (index,) = struct.unpack_from(order + "H", data, versym[1] + 2 * number)
+        version = indexes.get(index & 0x7FFF)
+        if shndx == SHN_UNDEF and version is not None:
+            found[_string(data, strtab + name)] = version
+    return found
+
+
+def _section_headers(data: bytes) -> list[tuple[int, int, int, int, int]]:
+    """(type, file offset, size, link, entry size) of every section."""
+    is64 = data[4] == 2
+    order = "<" if data[5] == 1 else ">"
+    if is64:
+        (shoff,) = struct.unpack_from(order + "Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x3A)
+        fmt = order + "IIQQQQIIQQ"
+    else:
+        (shoff,) = struct.unpack_from(order + "I", data, 0x20)
+        shentsize, shnum = struct.unpack_from(order + "HH", data, 0x2E)
+        fmt = order + "IIIIIIIIII"
+    headers = []
+    for number in range(shnum):
+        fields = struct.unpack_from(fmt, data, shoff + number * shentsize)
+        headers.append((fields[1], fields[4], fields[5], fields[6], fields[9]))
+    return headers
 
 
 def _loads(data: bytes) -> list[tuple[int, int, int, int]]:

@@ -7,6 +7,11 @@ ELF files; give the wheel its true platform tag with auditwheel (a wheel linked 
 machine's glibc must not claim ``linux_x86_64``); cache the result by everything that decides
 its bytes (sdist sha256, rendered options, environment, compiler, interpreter).
 
+With ``glibc`` (``--glibc 2.28``) the compilers are zig's, linking against that glibc's symbol
+versions (``builder.zig``), and the stripped ELF files are checked against the manylinux policy
+for it before the wheel is tagged (``builder.glibc``): a need for a newer symbol version is
+refused, naming the symbol.
+
 The cached wheel keeps numpy's own version; ``build numpy`` labels its output (``+lean``) and
 ``slim`` labels the slimmed wheel, so no index confuses either with PyPI's numpy.
 """
@@ -33,10 +38,18 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import sys_tags
 from packaging.version import InvalidVersion, Version
 
-from . import manylinux
+from . import manylinux, zig
 from .cache import atomic_write_text, build_lock, cache_dir
 from .console import info, step, warn
-from .errors import ArgumentError, BuildError, CommandError, RecipeError
+from .dependencies import glibc_floor
+from .errors import (
+    ArgumentError,
+    BuildError,
+    CommandError,
+    RecipeError,
+    UnsupportedPlatformError,
+)
+from .glibc import check_members, parse_glibc, policy_for
 from .index.sdist import Sdist, fetch_sdist, read_member, unpack_sdist
 from .numpy_recipe import (
     OPTION_FILES,
@@ -82,6 +95,7 @@ class BuiltNumpy:
     build_seconds: float
     stripped: dict[str, tuple[int, int]] = field(default_factory=dict)
     cached: bool = False
+    glibc: str | None = None  # the glibc the build targeted (--glibc), None: this machine's
 
     @property
     def wheel_bytes(self) -> int:
@@ -108,6 +122,7 @@ class BuiltNumpy:
             "build_seconds": round(self.build_seconds, 1),
             "stripped": {k: {"before": v[0], "after": v[1]} for k, v in self.stripped.items()},
             "cached": self.cached,
+            "glibc": self.glibc,
         }
 
 
@@ -214,11 +229,14 @@ def build_numpy(
     *,
     runtime: str | None = None,
     rebuild: bool = False,
+    glibc: str | None = None,
 ) -> BuiltNumpy:
     """Build lean numpy ``version`` (default: the newest release the runtime accepts) with the
-    recipe's ``profile`` for this host, or return the cached build of the same inputs."""
+    recipe's ``profile`` for this host (against ``glibc``'s symbol versions if given), or return
+    the cached build of the same inputs."""
     recipe = load_build_recipe()
     recipe.profile(profile)  # an unknown profile fails before any download
+    target = glibc_target(glibc)
     if version is None:
         sdist = fetch_sdist(PROJECT, None, default_specifier(runtime))
     else:
@@ -227,7 +245,7 @@ def build_numpy(
     plan = plan_for(str(sdist.version), profile, recipe=recipe)
     options_file = check_sdist_options(plan, sdist)
     info(f"    {len(plan.project_options)} numpy options checked against {options_file}")
-    compiler = compiler_identity()
+    compiler = zig.identity(*target) if target else compiler_identity()
     key = cache_key(plan, sdist, compiler)
     where = cache_dir("numpy-builds") / key[:32]
     if not rebuild:
@@ -243,20 +261,52 @@ def build_numpy(
             step(f"numpy {sdist.version}: built meanwhile by another process: {cached.path.name}")
             return cached
         step(f"building numpy {sdist.version}, profile {plan.profile.name}, with {compiler}")
-        return _build(plan, sdist, compiler, key, where)
+        return _build(plan, sdist, compiler, key, where, target)
 
 
-def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) -> BuiltNumpy:
+def glibc_target(glibc: str | None, zig_needed: bool = True) -> tuple[str, tuple[int, int]] | None:
+    """``(arch, (2, 28))`` for ``--glibc 2.28`` on Linux, checked before any download: a
+    version no manylinux policy covers, another OS or (for a build) a missing zig fail here."""
+    if glibc is None:
+        return None
+    version = parse_glibc(glibc)
+    platform = host_platform()
+    if not platform.startswith("linux_"):
+        raise UnsupportedPlatformError(f"--glibc is for Linux builds; this host is {platform}")
+    arch = platform[len("linux_") :]
+    policy_for(version, arch)
+    if zig_needed:
+        zig.zig_executable()
+    return arch, version
+
+
+def _build(
+    plan: BuildPlan,
+    sdist: Sdist,
+    compiler: str,
+    key: str,
+    where: Path,
+    target: tuple[str, tuple[int, int]] | None = None,
+) -> BuiltNumpy:
     started = time.monotonic()
     with _work_dir(key) as tmp:
         root = unpack_sdist(sdist, tmp / "src")
         log = where.with_name(f"{where.name}.log")
         log.unlink(missing_ok=True)
         info(f"    meson and compiler output: {log}")
-        wheel = Wheel.open(_run_build(plan, root, tmp / "dist", log))
+        env = build_environment(plan)
+        if target is not None:
+            env |= zig.compiler_environment(*target, tmp / "zig")
+        wheel = Wheel.open(_run_build(plan, root, tmp / "dist", log, env))
         _drop_build_noise(wheel)
         sizes = _strip(wheel, plan)
+        if target is not None:
+            elf = {n: wheel.read(n) for n in wheel.names() if is_elf(wheel.read(n))}
+            policy = check_members(elf, target[1], target[0])
+            info(f"    every ELF file's symbol versions fit {policy.tag}")
         tagged = _repair(wheel.write(tmp / "edited"), plan, tmp / "repaired", log)
+        if target is not None:
+            _check_tag(tagged, target[1])
         shutil.rmtree(where, ignore_errors=True)
         final = Wheel.open(tagged).write(where)  # deterministic zip, whatever wrote it before
     built = BuiltNumpy(
@@ -272,6 +322,7 @@ def _build(plan: BuildPlan, sdist: Sdist, compiler: str, key: str, where: Path) 
         key=key,
         build_seconds=time.monotonic() - started,
         stripped=sizes,
+        glibc=f"{target[1][0]}.{target[1][1]}" if target else None,
     )
     atomic_write_text(where / MANIFEST, json.dumps(built.to_dict(), indent=2) + "\n")
     step(f"built {final.name}: {built.wheel_bytes:,} B in {built.build_seconds:.0f} s")
@@ -322,7 +373,17 @@ def build_environment(plan: BuildPlan) -> dict[str, str]:
     return {**dict(plan.family.env), "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
 
 
-def _run_build(plan: BuildPlan, root: Path, out: Path, log: Path) -> Path:
+def _check_tag(wheel: Path, glibc: tuple[int, int]) -> None:
+    """auditwheel's tag must promise no newer glibc than the build targeted."""
+    tag = manylinux.platform_tag(wheel)
+    floors = [glibc_floor(t) for t in tag.split(".")]
+    if not floors or any(f is None or f[0] > glibc for f in floors):
+        raise BuildError(
+            f"auditwheel tagged the build {tag}, newer than glibc {glibc[0]}.{glibc[1]}"
+        )
+
+
+def _run_build(plan: BuildPlan, root: Path, out: Path, log: Path, env: dict[str, str]) -> Path:
     if importlib.util.find_spec("build") is None:
         raise BuildError("the `build` package is not installed here: pip install build")
     command: list[Arg] = [sys.executable, "-m", "build", "--wheel", "--outdir", out]
@@ -330,7 +391,7 @@ def _run_build(plan: BuildPlan, root: Path, out: Path, log: Path) -> Path:
     try:
         run(
             command,
-            env=build_environment(plan),
+            env=env,
             log_file=log,
             progress=f"building numpy {plan.version}",
         )
@@ -407,6 +468,7 @@ def _load_cached(where: Path) -> BuiltNumpy | None:
             build_seconds=float(data["build_seconds"]),
             stripped={k: (v["before"], v["after"]) for k, v in data["stripped"].items()},
             cached=True,
+            glibc=data.get("glibc"),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # an unreadable manifest is a cache miss, never an error

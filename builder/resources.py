@@ -1,7 +1,8 @@
 """Every file the builder ships besides its code, named in one place.
 
 What: the recipes (``recipes/*.toml``), our TensorFlow patches (``patches/``), the smoke models
-(``smoke_models/``) and the script each model runs in (``_model_runner.py``). Nothing else in
+(``smoke_models/``) the script each model runs in (``_model_runner.py``) and the public-API check
+(``_api_check.py``). Nothing else in
 ``builder/`` computes a path to one of them.
 
 Where they come from. The three data directories stay at the top of the repository, where they
@@ -84,3 +85,9 @@ def smoke_models_dir() -> Path:
 def model_runner() -> Path:
     """The script each model runs in, copied into and run by the environment's interpreter."""
     return package_dir() / "_model_runner.py"
+
+
+def api_check_script() -> Path:
+    """The public-API check the slimmer runs in the environment under test (``slim``'s
+    docstring edits must leave every import and call as it was)."""
+    return package_dir() / "_api_check.py"

@@ -3,17 +3,22 @@
 Steps: prepare one environment with the stock wheel and the runtime; run the models on it (the
 baseline every candidate must reproduce byte for byte); apply the recipe's source edits and trace
 a run; then remove, by delta debugging over units, first everything the trace did not touch, then
-what was only loaded but never imported; strip ELF files where the result still passes; drop the
+what was only loaded but never imported; strip ELF files where the result still passes; blank the
+docstrings and drop the comments of the kept ``.py`` files where the recipe asks for it, file by
+file where the models and the public-API check (``_api_check.py``) still give the same results;
+drop the
 ``Requires-Dist`` entries inference never imports and apply the recipe's metadata repairs
-(``builder.dependencies``); write the wheel with a local version label and verify it once more
+(``builder.dependencies``); write the wheel (zopfli-compressed by default) with a local version
+label and verify it once more
 with a real ``pip install`` into a fresh environment (and ``pip check`` when its dependencies
 changed). Nothing reaches the output directory before that final verification passes.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +37,12 @@ from .dependencies import (
 )
 from .entry_points import prune_entry_points
 from .environments import Environment, create_environment
-from .errors import ArgumentError, VerificationError
+from .errors import ArgumentError, CommandError, VerificationError
 from .minimize import Oracle, content_key, reduce_removals
 from .pypi import release_pin
+from .pystrip import strip_source
+from .resources import api_check_script
+from .runner import Arg, run
 from .runtimes import Runtime
 from .slim_recipe import SlimRecipe, glob_match, load_slim_recipe
 from .smoke import (
@@ -61,6 +69,7 @@ from .verify import (
 )
 from .wheelfile import Wheel, check_local_label
 from .workspace import Workspace
+from .zipwrite import ZOPFLI, check_compression
 
 DEFAULT_BUDGET = 60
 LABEL = "slim"
@@ -76,6 +85,8 @@ class SlimOptions:
     timeout: float = DEFAULT_TIMEOUT
     label: str = LABEL
     strip: bool = True
+    compression: str = ZOPFLI
+    docstrings: bool = True  # blank docstrings where the recipe asks for it
 
 
 @dataclass
@@ -92,6 +103,8 @@ class SlimResult:
     kept_units: int = 0
     edits: list[str] = field(default_factory=list)
     stripped: dict[str, list[int]] = field(default_factory=dict)
+    docstrings: DocstringReport | None = None
+    compression: str = ""
     oracle_runs: int = 0
     cache_hits: int = 0
     oracle_log: list[dict[str, object]] = field(default_factory=list)
@@ -119,6 +132,8 @@ class SlimResult:
             "kept_units": self.kept_units,
             "source_edits": self.edits,
             "stripped": {k: {"before": v[0], "after": v[1]} for k, v in self.stripped.items()},
+            "docstrings": self.docstrings.to_dict() if self.docstrings else None,
+            "compression": self.compression,
             "oracle": {
                 "runs": self.oracle_runs,
                 "cache_hits": self.cache_hits,
@@ -131,6 +146,23 @@ class SlimResult:
             "pip_check": self.pip_check,
             "stock_environment": self.environment,
             "warnings": self.warnings,
+        }
+
+
+@dataclass
+class DocstringReport:
+    """Which kept ``.py`` files lost their docstrings and comments, and which kept them why."""
+
+    stripped: list[str] = field(default_factory=list)
+    bytes_before: int = 0
+    bytes_after: int = 0
+    kept: dict[str, str] = field(default_factory=dict)  # file -> why it was not stripped
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "stripped": len(self.stripped),
+            "bytes": {"before": self.bytes_before, "after": self.bytes_after},
+            "kept": self.kept,
         }
 
 
@@ -160,6 +192,22 @@ class _Search:
             for m in self.models
         )
 
+    def api(self, package: str, modules: Sequence[str]) -> dict[str, object]:
+        """The public-API check's result (``_api_check.py``) on the workspace as it is now."""
+        env = self.workspace.env
+        request, result = env.root / "api-request.json", env.root / "api-result.json"
+        request.write_text(json.dumps({"package": package, "modules": list(modules)}))
+        result.unlink(missing_ok=True)
+        command: list[Arg] = [env.python, "-I", api_check_script(), request, result]
+        try:
+            run(command, echo=False, log=False, check=False, timeout=self.timeout)
+        except CommandError as exc:
+            return {"error": str(exc)}
+        if not result.is_file():
+            return {"error": "the API check crashed"}
+        data: dict[str, object] = json.loads(result.read_text(encoding="utf-8"))
+        return data
+
     def run(self, trace: bool = False) -> dict[str, ModelRun]:
         return run_models(
             self.workspace.env.python,
@@ -174,6 +222,7 @@ def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
     """Slim ``wheel_path``; write the verified result into ``options.out_dir``."""
     started = time.monotonic()
     check_local_label(options.label)
+    check_compression(options.compression)
     source = Wheel.open(Path(wheel_path))
     check_host_can_run(source)
     runtime, runtime_wheel = runtime_for([source], options.runtime)
@@ -198,9 +247,10 @@ def slim_wheel(wheel_path: Path, options: SlimOptions) -> SlimResult:
         used, paths = _trace(search, members, result)
         removed = _minimise(search, recipe, members, used, options, result)
         overrides = _strip(search, removed, options, recipe, result) if options.strip else {}
+        overrides |= _strip_docstrings(search, removed, edited, overrides, recipe, options, result)
         replaced = {**edited, **overrides}
         _check_metadata(source, recipe, search, paths, removed, replaced, result)
-        slim = _write_wheel(source, removed, replaced, options.label, tmp / "out", result)
+        slim = _write_wheel(source, removed, replaced, options, tmp / "out", result)
         result.verification = _final_check(slim, runtime, source, search, options)
         if result.dependencies is not None and result.dependencies.changed:
             result.pip_check = _pip_check(slim, runtime, source, tmp / "check")
@@ -396,6 +446,98 @@ def _strip(
     return overrides(accepted)
 
 
+def _strip_docstrings(
+    search: _Search,
+    removed: frozenset[str],
+    edited: Mapping[str, bytes],
+    overrides: dict[str, bytes],
+    recipe: SlimRecipe,
+    options: SlimOptions,
+    result: SlimResult,
+) -> dict[str, bytes]:
+    """Kept ``.py`` files with blank docstrings and no comments (``builder.pystrip``), each kept
+    only where the models and the public-API check give exactly what they gave before."""
+    if not (recipe.docstrings and options.docstrings):
+        return {}
+    report = result.docstrings = DocstringReport()
+    candidates = _docstring_candidates(search, removed, edited, recipe, report)
+    if not candidates:
+        return {}
+    modules = _modules(m for m in search.workspace.members if m not in removed)
+    search.workspace.apply(removed, overrides)
+    expected = search.api(recipe.package, modules)
+    if "error" in expected:  # nothing to compare with: strip nothing
+        warn(f"the public-API check fails on the unstripped files ({expected['error']})")
+        report.kept.update(dict.fromkeys(candidates, "the public-API check cannot run"))
+        return {}
+
+    def candidate(names: frozenset[str]) -> dict[str, bytes]:
+        return {**overrides, **{n: candidates[n] for n in names}}
+
+    def test(names: frozenset[str]) -> bool:
+        ok = search.passes(removed, candidate(names))
+        return ok and search.api(recipe.package, modules) == expected
+
+    oracle = Oracle(
+        test=test,
+        key=lambda names: content_key(["api", search.workspace.key(removed, candidate(names))]),
+        budget=max(options.budget - result.oracle_runs, 1),
+        cache_file=_verdict_cache(search, options),
+        describe=lambda names: f"blanking the docstrings of {len(names)} files",
+        progress=info,
+    )
+    order = sorted(candidates, key=lambda n: (-len(candidates[n]), n))
+    step(f"docstrings: {len(order)} kept .py files, each kept stripped only if nothing changes")
+    accepted = reduce_removals(order, oracle, purpose="docs")
+    _count(oracle, result)
+    for name in sorted(set(order) - accepted):
+        report.kept[name] = "the models or the public-API check changed with it stripped"
+        warn(f"docstrings kept in {name}: stripping them changed the models' or the API's results")
+    report.stripped = sorted(accepted)
+    report.bytes_before = sum(len(edited.get(n) or search.workspace.read(n)) for n in accepted)
+    report.bytes_after = sum(len(candidates[n]) for n in accepted)
+    return {n: candidates[n] for n in accepted}
+
+
+def _docstring_candidates(
+    search: _Search,
+    removed: frozenset[str],
+    edited: Mapping[str, bytes],
+    recipe: SlimRecipe,
+    report: DocstringReport,
+) -> dict[str, bytes]:
+    """Each kept ``.py`` file that stripping changes -> its stripped bytes; the others that
+    could not be stripped go into ``report.kept`` with the reason."""
+    candidates: dict[str, bytes] = {}
+    for name in search.workspace.members:
+        if name in removed or not name.endswith(".py"):
+            continue
+        if any(glob_match(p, name) for p in recipe.keep_docstrings):
+            report.kept[name] = "the recipe keeps its docstrings"
+            continue
+        text = edited.get(name) or search.workspace.read(name)
+        stripped = strip_source(text.decode("utf-8"))
+        if stripped is None:
+            report.kept[name] = "stripping would change its syntax tree, or it does not parse here"
+        elif stripped.encode("utf-8") != text:
+            candidates[name] = stripped.encode("utf-8")
+    return candidates
+
+
+def _modules(members: Iterable[str]) -> list[str]:
+    """Importable module names of the kept members (``.py`` files and extension modules)."""
+    names = set()
+    for member in members:
+        folder, _, filename = member.rpartition("/")
+        if not folder or not folder.split("/")[0].isidentifier():
+            continue  # top-level files, .dist-info and pkg.libs/ directories
+        stem, _, suffix = filename.partition(".")
+        if suffix == "py" or (suffix.endswith(".so") and stem.isidentifier()):
+            package = folder.replace("/", ".")
+            names.add(package if stem == "__init__" else f"{package}.{stem}")
+    return sorted(names)
+
+
 def _count(oracle: Oracle, result: SlimResult) -> None:
     result.oracle_runs += oracle.stats.runs
     result.cache_hits += oracle.stats.cache_hits
@@ -462,7 +604,7 @@ def _write_wheel(
     source: Wheel,
     removed: frozenset[str],
     replaced: dict[str, bytes],
-    label: str,
+    options: SlimOptions,
     out: Path,
     result: SlimResult,
 ) -> Path:
@@ -476,8 +618,10 @@ def _write_wheel(
         wheel.set_requires_dist(result.dependencies.after)
     if result.platform is not None and result.platform.new_tag:
         wheel.set_platform_tag([result.platform.new_tag])
-    wheel.set_local_version(label)
-    return wheel.write(out)
+    wheel.set_local_version(options.label)
+    result.compression = options.compression
+    step(f"writing the wheel ({options.compression})")
+    return wheel.write(out, options.compression)
 
 
 def _pip_check(slim: Path, runtime: Runtime, source: Wheel, root: Path) -> list[str]:

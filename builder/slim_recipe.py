@@ -68,6 +68,9 @@ class SlimRecipe:
     platform_tag_evidence: str = ""
     strip: bool = True
     generic: bool = False
+    # Blank docstrings and drop comments in kept .py files (builder.pystrip), except these globs.
+    docstrings: bool = False
+    keep_docstrings: tuple[str, ...] = ()
 
     def is_kept(self, member: str) -> bool:
         return any(glob_match(p, member) for p in (*LICENCE_PATTERNS, *self.keep))
@@ -86,7 +89,10 @@ def load_slim_recipe(package: str, version: Version) -> SlimRecipe:
         warn(f"recipes/{package}.toml has no [slim] section: using the generic slimmer")
         return SlimRecipe(package, version, (), (), (), (), generic=True)
     slim = table.table("slim")
-    slim.check_keys({"keep", "drop", "units", "strip", "rules", "edit", "dependency", "platform"})
+    slim.check_keys(
+        {"keep", "drop", "units", "strip", "rules", "edit", "dependency", "platform"}
+        | {"docstrings", "keep_docstrings"}
+    )
     keep, drop, units = (
         list(slim.strings("keep")),
         list(slim.strings("drop")),
@@ -118,6 +124,8 @@ def load_slim_recipe(package: str, version: Version) -> SlimRecipe:
         platform_tag=platform[0].string("tag") if platform else None,
         platform_tag_evidence=platform[0].string("evidence") if platform else "",
         strip=slim.boolean("strip", True),
+        docstrings=slim.boolean("docstrings", False),
+        keep_docstrings=slim.strings("keep_docstrings"),
     )
 
 

@@ -29,9 +29,10 @@ from .console import info, step
 from .dependencies import applies_here
 from .environments import create_environment, local_wheels
 from .errors import ArgumentError, UnsupportedPlatformError, VerificationError
+from .glibc import check_members, newest_glibc
 from .index.requirements import REQUIREMENTS, write_requirements
 from .interpreters import running_version
-from .numpy_build import build_numpy, choose_source
+from .numpy_build import build_numpy, choose_source, glibc_target
 from .pypi import download_wheel
 from .resources import smoke_models_dir
 from .runtimes import Runtime, host_platform, resolve_runtime, runtime_for_distribution
@@ -44,11 +45,13 @@ from .smoke import (
     run_and_judge,
     stored_expectations,
 )
+from .strip import is_elf
 from .tflite.model import BuildRequest
 from .tflite.plan import execute_plan, make_plan
 from .tflite.recipe import load_tflite_recipe
 from .verify import check_host_can_run
 from .wheelfile import Wheel
+from .zipwrite import ZOPFLI
 
 REPORT = "stack-report.json"
 NUMPY = "numpy"
@@ -77,6 +80,8 @@ class StackOptions:
     out_dir: Path = Path("dist")
     budget: int = DEFAULT_BUDGET
     timeout: float = DEFAULT_TIMEOUT
+    compression: str = ZOPFLI
+    glibc: str | None = None  # build numpy against this glibc (zig); the stack must run there
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class StackResult:
     pip_check: list[str] = field(default_factory=list)
     slims: dict[str, SlimResult] = field(default_factory=dict)
     runtime_build: dict[str, object] | None = None  # stack --selective: what was built
+    glibc: dict[str, object] = field(default_factory=dict)  # which glibc the stack needs
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -137,6 +143,7 @@ class StackResult:
             },
             "slim": {name: r.to_dict() for name, r in self.slims.items()},
             "runtime_build": self.runtime_build,
+            "glibc": self.glibc,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 1),
         }
@@ -209,6 +216,8 @@ def numpy_source(choice: str, version: str | None) -> tuple[str, str]:
 def build_stack(options: StackOptions) -> StackResult:
     """Slim the runtime and numpy, verify them together, write them to ``options.out_dir``."""
     started = time.monotonic()
+    # a bad --glibc (or no zig to build numpy with) fails before anything is downloaded
+    glibc_target(options.glibc, zig_needed=options.numpy_source != "pypi")
     with scratch_dir("stack") as tmp:
         built = None
         if options.selective is not None:
@@ -283,7 +292,9 @@ def _build(options: StackOptions, runtime: Runtime, runtime_input: Path, tmp: Pa
         out_dir=wheels_dir,
         budget=options.budget,
         timeout=options.timeout,
+        compression=options.compression,
     )
+    _check_glibc(runtime_input, options.glibc)  # slimming changes no symbol version
     runtime_slim = slim_wheel(runtime_input, slim_options)
     result.slims[runtime.name] = runtime_slim
     numpy_version = options.numpy or runtime_slim.environment.get(NUMPY)
@@ -292,7 +303,9 @@ def _build(options: StackOptions, runtime: Runtime, runtime_input: Path, tmp: Pa
     if options.numpy is None:  # the release is known only now: check it can be built
         source, why = numpy_source(options.numpy_source, numpy_version)
         info(f"    numpy {numpy_version}: {why}")
-    numpy_slim, origin, numpy_stock = _slim_numpy(runtime, numpy_version, source, slim_options)
+    numpy_slim, origin, numpy_stock = _slim_numpy(
+        runtime, numpy_version, source, slim_options, options.glibc
+    )
     result.slims[NUMPY] = numpy_slim
     others = _other_dependencies(runtime_slim, wheels_dir)
     stock = {**runtime_slim.environment, NUMPY: numpy_version}
@@ -301,6 +314,7 @@ def _build(options: StackOptions, runtime: Runtime, runtime_input: Path, tmp: Pa
     result.wheels = _describe(
         runtime_slim, runtime_origin, (numpy_slim, origin, numpy_stock), others
     )
+    result.glibc = glibc_needed([wheels_dir / w.filename for w in result.wheels], options.glibc)
     requirements = write_requirements(wheels_dir / REQUIREMENTS, result.wheels)
     _verify_together(tmp / "env", wheels_dir, requirements, models, runtime_slim, result,
                      options.timeout)  # fmt: skip
@@ -310,20 +324,50 @@ def _build(options: StackOptions, runtime: Runtime, runtime_input: Path, tmp: Pa
 
 
 def _slim_numpy(
-    runtime: Runtime, version: str, source: str, options: SlimOptions
+    runtime: Runtime, version: str, source: str, options: SlimOptions, glibc: str | None
 ) -> tuple[SlimResult, str, int]:
     """The slim numpy, where it came from, and the bytes of PyPI's wheel (the stock stack's)."""
     stock = download_wheel(f"{NUMPY}=={version}")
     runtime_spec = str(runtime.requirement)
     if source == "source":
-        built = build_numpy(version, runtime=runtime_spec)
+        built = build_numpy(version, runtime=runtime_spec, glibc=glibc)
         options = replace(options, runtime=runtime_spec, label=built.slim_label)
         slim = slim_wheel(built.path, options)
         origin = f"built from source ({built.profile} profile), then slimmed"
     else:
         slim = slim_wheel(stock, replace(options, runtime=runtime_spec))
         origin = "PyPI wheel, slimmed"
+    assert slim.output is not None
+    _check_glibc(slim.output, glibc)
     return slim, origin, stock.stat().st_size
+
+
+def _check_glibc(wheel_path: Path, glibc: str | None) -> None:
+    """With ``--glibc``: refuse a stack wheel whose kept ELF files need a newer glibc."""
+    target = glibc_target(glibc, zig_needed=False)
+    if target is None:
+        return
+    wheel = Wheel.open(wheel_path)
+    elf = {n: data for n in wheel.names() if is_elf(data := wheel.read(n))}
+    check_members(elf, target[1], target[0], what=f"{wheel.name} {wheel.version}")
+
+
+def glibc_needed(wheels: Sequence[Path], requested: str | None) -> dict[str, object]:
+    """The newest GLIBC_ symbol version the stack's ELF files need, who needs it, and each
+    wheel's platform tag: the edge machine's glibc must be at least that."""
+    members: dict[str, bytes] = {}
+    tags = {}
+    for path in wheels:
+        wheel = Wheel.open(path)
+        tags[wheel.name] = ".".join(sorted({t.platform for t in wheel.tags}))
+        members |= {f"{path.name}:{n}": d for n in wheel.names() if is_elf(d := wheel.read(n))}
+    newest, by = newest_glibc(members)
+    return {
+        "needed": f"{newest[0]}.{newest[1]}" if newest else None,
+        "needed_by": by,
+        "requested": requested,
+        "platform_tags": tags,
+    }
 
 
 def _other_dependencies(runtime_slim: SlimResult, wheels_dir: Path) -> list[Path]:

@@ -32,6 +32,7 @@ from packaging.version import InvalidVersion, Version
 
 from .cache import atomic_path
 from .errors import WheelError
+from .zipwrite import DEFLATE, ZipEntry, check_compression, write_zip
 
 # Declared-size limits, checked before anything is inflated. zipfile never returns more bytes
 # than a member declares (and checks its CRC), so bounding the declared sizes bounds the work.
@@ -42,7 +43,6 @@ MAX_MEMBERS = 100_000
 MAX_RATIO = 200
 RATIO_CHECK_FROM = 16 * 1024**2
 
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 READABLE_COMPRESSION = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
@@ -232,27 +232,31 @@ class Wheel:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, out_dir: Path) -> Path:
-        """Write the edited wheel into ``out_dir`` atomically and return its path."""
+    def write(self, out_dir: Path, compression: str = DEFLATE) -> Path:
+        """Write the edited wheel into ``out_dir`` atomically and return its path; members are
+        deflated with zlib (``deflate``, fast) or zopfli (``zopfli``, smaller, for published
+        wheels)."""
         target = Path(out_dir) / self.filename
         if target.resolve() == self.path.resolve():
             raise WheelError(f"refusing to overwrite the input wheel {self.path}")
+        check_compression(compression)
         with atomic_path(target) as tmp:
-            self._write_zip(tmp)
+            write_zip(tmp, self._entries(), compression)
         return target
 
-    def _write_zip(self, tmp: Path) -> None:
+    def _entries(self) -> list[ZipEntry]:
+        """Members sorted by name, ``.dist-info`` last and its regenerated RECORD at the end."""
         new = self.dist_info
         contents = self._final_contents()
         names = sorted(contents, key=lambda n: (n.startswith(new + "/"), n))
-        rows = []
-        with zipfile.ZipFile(tmp, "w") as out:
-            for name in names:
-                data, executable = contents[name]
-                out.writestr(_zipinfo(name, executable), data, compresslevel=9)
-                rows.append(_record_row(name, data))
-            rows.append((f"{new}/RECORD", "", ""))
-            out.writestr(_zipinfo(f"{new}/RECORD", False), _record_bytes(rows), compresslevel=9)
+        entries, rows = [], []
+        for name in names:
+            data, executable = contents[name]
+            entries.append(ZipEntry(name, data, _mode(executable)))
+            rows.append(_record_row(name, data))
+        rows.append((f"{new}/RECORD", "", ""))
+        entries.append(ZipEntry(f"{new}/RECORD", _record_bytes(rows), _mode(False)))
+        return entries
 
     def _final_contents(self) -> dict[str, tuple[bytes, bool]]:
         old, new = self._original_dist_info, self.dist_info
@@ -513,12 +517,8 @@ def _split_headers(text: str) -> tuple[list[str], str, str]:
     return head, "", ""
 
 
-def _zipinfo(name: str, executable: bool) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3
-    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
-    return info
+def _mode(executable: bool) -> int:
+    return (0o755 if executable else 0o644) | stat.S_IFREG
 
 
 def _record_row(name: str, data: bytes) -> tuple[str, str, str]:

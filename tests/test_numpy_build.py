@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -16,9 +17,11 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 from builder.__main__ import main
+from builder.dependencies import glibc_floor
 from builder.elf import needed_libraries
 from builder.environments import create_environment
 from builder.errors import BuildError, RecipeError
+from builder.glibc import newest_glibc
 from builder.index.sdist import Sdist
 from builder.numpy_build import (
     BuiltNumpy,
@@ -31,11 +34,14 @@ from builder.numpy_build import (
     work_root,
 )
 from builder.pypi import download_wheel
+from builder.resources import RECIPES_ENV, recipes_dir
 from builder.runner import run
+from builder.slim import SlimOptions, slim_wheel
 from builder.slim_recipe import load_slim_recipe
 from builder.strip import is_elf
 from builder.verify import verify_wheels
 from builder.wheelfile import Wheel
+from builder.zig import zig_executable
 
 
 def fake_sdist(sha: str = "a" * 64) -> Sdist:
@@ -193,6 +199,68 @@ def test_public_api_works_after_the_slim_recipe_edits(lean: BuiltNumpy, tmp_path
         [str(env.python), "-c", script], capture_output=True, text=True, check=True
     ).stdout.split("\n")[0]
     assert output == "True [[0.6, -0.7], [-0.2, 0.4]] 3 [1.0, 1.0, 1.0, 1.0] 4"
+
+
+@pytest.fixture(scope="module")
+def lean_glibc_2_28() -> BuiltNumpy:
+    try:
+        zig_executable()
+    except BuildError:
+        pytest.skip("needs the ziglang package (the [zig] extra)")
+    return build_numpy(NUMPY_VERSION, glibc="2.28")
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_a_glibc_2_28_build_promises_2_28_and_runs_the_smoke_models(
+    lean_glibc_2_28: BuiltNumpy,
+) -> None:
+    built = lean_glibc_2_28
+    floor = glibc_floor(built.platform_tag)
+    assert floor is not None and floor[0] <= (2, 28), built.platform_tag
+    assert built.glibc == "2.28" and built.compiler.startswith("zig ")
+    wheel = Wheel.open(built.path)
+    elf = {n: data for n in wheel.names() if is_elf(data := wheel.read(n))}
+    newest, by = newest_glibc(elf)
+    assert newest is not None and newest <= (2, 28), (newest, by)
+    # zig's libc++ is linked in statically: nothing needs the target's libstdc++
+    needed = {lib for data in elf.values() for lib in needed_libraries(data)}
+    assert needed <= {"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0"}, needed
+    shown = run([sys.executable, "-m", "auditwheel", "show", built.path], echo=False).output
+    assert f'the following platform tag: "{built.platform_tag}"' in " ".join(shown.split())
+    stock = download_wheel(f"numpy=={NUMPY_VERSION}")
+    result = verify_wheels([built.path], TFLITE_RUNTIME, reference_wheels=[stock])
+    assert result.ok and all(r.identical is not False for r in result.results)
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_docstrings_are_blanked_except_where_code_reads_them(
+    lean: BuiltNumpy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recipe edit makes numpy/_globals.py read its own docstring at import: the slimmer
+    strips every other kept file, keeps that one as it was and says so."""
+    recipes = tmp_path / "recipes"
+    shutil.copytree(recipes_dir(), recipes)
+    reads_its_doc = (
+        '\n[[slim.edit]]\nversions = ">=1.25,<2"\nfile = "numpy/_globals.py"\n'
+        'why = "test: code that reads a docstring"\nold = "\\nimport enum\\n"\n'
+        "new = \"\\nimport enum\\nif not __doc__.strip():\\n    raise ImportError('no doc')\\n\"\n"
+    )
+    with open(recipes / "numpy.toml", "a", encoding="utf-8") as handle:
+        handle.write(reads_its_doc)
+    monkeypatch.setenv(RECIPES_ENV, str(recipes))
+    result = slim_wheel(lean.path, SlimOptions(out_dir=tmp_path / "out", label="lean.slim"))
+    assert result.output is not None and result.docstrings is not None
+    assert "numpy/_globals.py" in result.docstrings.kept
+    assert len(result.docstrings.stripped) > 20
+    slim = Wheel.open(result.output)
+    assert "Module defining global singleton classes" in slim.read_text("numpy/_globals.py")
+    multiarray = slim.read_text("numpy/core/multiarray.py")
+    assert '"""' not in multiarray.split("import functools")[0]  # module docstring blank
+    assert "Parameters\n    ----------" not in multiarray
+    assert result.verification is not None
+    assert all(r.identical for r in result.verification.results)
 
 
 @pytest.mark.slow

@@ -133,6 +133,11 @@ def test_report(slimmed: SlimRun, stock_numpy: Path) -> None:
     assert set(models) == {m.name for m in load_models()}
     assert all(m["status"] == PASS and m["identical"] is True for m in models.values())
     assert "final verification" in slimmed.proc.stderr
+    # published wheels are zopfli-compressed; kept .py files lost their docstrings and comments
+    assert report["compression"] == "zopfli"
+    docstrings = report["docstrings"]
+    assert docstrings["stripped"] > 20 and docstrings["kept"] == {}
+    assert docstrings["bytes"]["after"] < docstrings["bytes"]["before"] / 2
 
 
 def test_second_run_is_byte_identical(slimmed: SlimRun, tmp_path: Path) -> None:

@@ -26,8 +26,10 @@ from wheel_factory import (
     zip_info,
 )
 
-from builder.errors import WheelError
+from builder import wheelfile
+from builder.errors import ArgumentError, WheelError
 from builder.wheelfile import MAX_MEMBER_BYTES, MAX_TOTAL_BYTES, Member, Wheel
+from builder.zipwrite import DEFLATE, ZOPFLI, ZOPFLI_MAX, ZipEntry, write_zip
 
 DIST = "demo-1.0.dist-info"
 Maker = Callable[[Path], Path]
@@ -384,11 +386,11 @@ def test_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     wheel = _edit(build_wheel(tmp_path / "in"))
     out = tmp_path / "out"
 
-    def explode(self: Wheel, tmp: Path) -> None:
+    def explode(tmp: Path, entries: object, compression: str) -> None:
         tmp.write_bytes(b"half a wheel")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Wheel, "_write_zip", explode)
+    monkeypatch.setattr(wheelfile, "write_zip", explode)
     with pytest.raises(KeyboardInterrupt):
         wheel.write(out)
     assert list(out.iterdir()) == []
@@ -405,3 +407,59 @@ def test_zip_info_helper_matches_writer(tmp_path: Path) -> None:
         expected.external_attr,
         expected.date_time,
     )
+
+
+# -- compression ----------------------------------------------------------------------------------
+
+
+def _zipfile_bytes(path: Path, entries: list[ZipEntry]) -> bytes:
+    """What zipfile.writestr writes for the same members (the layout write_zip follows)."""
+    with zipfile.ZipFile(path, "w") as out:
+        for entry in entries:
+            info = zipfile.ZipInfo(entry.name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = entry.mode << 16
+            out.writestr(info, entry.data, compresslevel=9)
+    return path.read_bytes()
+
+
+def test_deflate_writes_what_zipfile_writes(tmp_path: Path) -> None:
+    entries = [
+        ZipEntry("pkg/__init__.py", b"x = 1\n" * 500, 0o100644),
+        ZipEntry("pkg/tool", b"#!/bin/sh\n", 0o100755),
+        ZipEntry("pkg/d\u00e9j\u00e0.txt", "\u00e9t\u00e9".encode(), 0o100644),
+        ZipEntry("pkg/empty", b"", 0o100644),
+    ]
+    write_zip(tmp_path / "ours.zip", entries, DEFLATE)
+    assert (tmp_path / "ours.zip").read_bytes() == _zipfile_bytes(tmp_path / "ref.zip", entries)
+
+
+def test_zopfli_wheel_is_smaller_valid_and_byte_reproducible(tmp_path: Path) -> None:
+    source = build_wheel(tmp_path / "in", files={"demo/big.py": b"value = 'abc' * 3\n" * 4000})
+    deflated = Wheel.open(source).write(tmp_path / "deflate", DEFLATE)
+    first = Wheel.open(source).write(tmp_path / "zopfli-1", ZOPFLI)
+    second = Wheel.open(source).write(tmp_path / "zopfli-2", ZOPFLI)
+    assert first.read_bytes() == second.read_bytes()
+    assert first.stat().st_size < deflated.stat().st_size
+    reopened = Wheel.open(first)  # RECORD hashes and sizes check out
+    with zipfile.ZipFile(first) as zf, zipfile.ZipFile(deflated) as ref:
+        assert zf.testzip() is None
+        assert [(i.filename, zf.read(i)) for i in zf.infolist()] == [
+            (i.filename, ref.read(i)) for i in ref.infolist()
+        ]
+    assert reopened.read("demo/big.py") == b"value = 'abc' * 3\n" * 4000
+
+
+def test_an_unknown_compression_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArgumentError, match="--compress must be one of deflate, zopfli"):
+        Wheel.open(build_wheel(tmp_path / "in")).write(tmp_path / "out", "brotli")
+    assert not (tmp_path / "out").exists()
+
+
+def test_zopfli_leaves_members_above_its_limit_to_zlib(tmp_path: Path) -> None:
+    big = hashlib.sha256(b"seed").digest() * ((ZOPFLI_MAX // 32) + 1)
+    entries = [ZipEntry("pkg/big.bin", big, 0o100644)]
+    write_zip(tmp_path / "zopfli.zip", entries, ZOPFLI)
+    write_zip(tmp_path / "zlib.zip", entries, DEFLATE)
+    assert (tmp_path / "zopfli.zip").read_bytes() == (tmp_path / "zlib.zip").read_bytes()

@@ -20,6 +20,7 @@ from ..cache import APP
 from ..errors import ArgumentError
 from ..slim import DEFAULT_BUDGET
 from ..smoke import DEFAULT_TIMEOUT
+from ..zipwrite import COMPRESSIONS
 
 MODELS_HELP = "models to verify with (default: smoke_models/)"
 
@@ -157,3 +158,24 @@ def _directory_problem(directory: Path) -> str | None:
     os.close(handle)
     os.unlink(probe)
     return None
+
+
+def add_compress_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--compress zopfli|deflate``: how the output wheel's members are deflated."""
+    parser.add_argument(
+        "--compress",
+        choices=COMPRESSIONS,
+        default=default,
+        help=f"deflate the output wheel with zopfli (smaller, slower) or zlib (default {default})",
+    )
+
+
+GLIBC_HELP = (
+    "build numpy against this glibc's symbol versions with zig's cc/c++ (the [zig] extra), "
+    "e.g. 2.28 for a manylinux_2_28 wheel that installs on older edge machines"
+)
+
+
+def add_glibc_option(parser: argparse.ArgumentParser) -> None:
+    """``--glibc 2.28``: build numpy against that glibc's symbol versions (zig's compilers)."""
+    parser.add_argument("--glibc", metavar="2.N", help=GLIBC_HELP)

@@ -12,7 +12,8 @@ from ..errors import ArgumentError
 from ..numpy_build import BuiltNumpy, build_environment, build_numpy, plan_for
 from ..report import add_report_option, write_report
 from ..wheelfile import Wheel
-from ._options import add_out_option, check_outputs, version
+from ..zipwrite import DEFLATE
+from ._options import add_compress_option, add_glibc_option, add_out_option, check_outputs, version
 
 NAME = "numpy"
 HELP = "build lean numpy from its sdist with the options of recipes/numpy.toml"
@@ -34,6 +35,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_out_option(parser, "the wheel goes")
     parser.add_argument("--rebuild", action="store_true", help="ignore a cached build")
+    add_glibc_option(parser)
+    add_compress_option(parser, DEFLATE)
     printing = parser.add_mutually_exclusive_group()
     printing.add_argument(
         "--print-config-settings",
@@ -64,10 +67,12 @@ def execute(args: argparse.Namespace) -> int:
             "--platform only applies to --print-config-settings/--print-environment"
             ": numpy is built for this host"
         )
-    built = build_numpy(args.version, args.profile, runtime=args.runtime, rebuild=args.rebuild)
+    built = build_numpy(
+        args.version, args.profile, runtime=args.runtime, rebuild=args.rebuild, glibc=args.glibc
+    )
     wheel = Wheel.open(built.path)
     wheel.set_local_version(built.label)
-    output = wheel.write(args.out)
+    output = wheel.write(args.out, args.compress)
     _print_summary(built, output)
     write_report(
         args.report,
@@ -108,6 +113,7 @@ def _print_summary(built: BuiltNumpy, output: Path) -> None:
     table.add_row("profile", built.profile)
     table.add_row("platform tag", built.platform_tag)
     table.add_row("compiler", built.compiler)
+    table.add_row("glibc", built.glibc or "this machine's")
     source = "cache" if built.cached else "this run"
     table.add_row("build time", f"{built.build_seconds:.0f} s ({source})")
     table.add_row("meson options", " ".join(s.split("=", 1)[1] for s in built.config_settings))

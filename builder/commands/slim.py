@@ -24,8 +24,10 @@ from ..slim import (
 from ..slim_recipe import glob_problem
 from ..smoke import load_models
 from ..wheelfile import Wheel, check_local_label
+from ..zipwrite import ZOPFLI
 from ._options import (
     add_budget_option,
+    add_compress_option,
     add_models_option,
     add_out_option,
     add_timeout_option,
@@ -82,6 +84,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_budget_option(parser)
     parser.add_argument("--no-strip", action="store_true", help="do not strip shared objects")
     parser.add_argument(
+        "--keep-docstrings",
+        action="store_true",
+        help="keep docstrings and comments in the kept .py files (for help() on the edge)",
+    )
+    add_compress_option(parser, ZOPFLI)
+    parser.add_argument(
         "--label",
         help="local version label (default: slim; lean.slim for lean numpy built from source)",
     )
@@ -117,6 +125,8 @@ def execute(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         label=label,
         strip=not args.no_strip,
+        compression=args.compress,
+        docstrings=not args.keep_docstrings,
     )
     result = slim_wheel(wheel, options)
     print_summary(result)

@@ -20,6 +20,7 @@ from ..stack import (
     StackResult,
     build_stack,
 )
+from ..zipwrite import ZOPFLI
 from . import _options
 from .verify import results_table
 
@@ -89,6 +90,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     _options.add_models_option(parser)
     _options.add_out_option(parser, "the wheels, requirements-edge.txt and stack-report.json go")
     _options.add_budget_option(parser, "search budget per wheel")
+    _options.add_compress_option(parser, ZOPFLI)
+    _options.add_glibc_option(parser)
     _options.add_timeout_option(parser)
     add_report_option(parser)
 
@@ -108,6 +111,8 @@ def execute(args: argparse.Namespace) -> int:
         out_dir=args.out,
         budget=args.max_oracle_runs,
         timeout=args.timeout,
+        compression=args.compress,
+        glibc=args.glibc,
     )
     result = build_stack(options)
     print_summary(result)
@@ -160,6 +165,11 @@ def print_summary(result: StackResult) -> None:
         f"{len(result.stock)} wheels -> {len(result.wheels)}",
     )
     console.print(table)
+    if result.glibc.get("needed"):
+        console.print(
+            f"the stack needs glibc {result.glibc['needed']} or newer on the edge machine"
+            f" ({result.glibc['needed_by']})"
+        )
     console.print(
         f"[green]wrote[/green] {len(result.outputs)} wheels and {result.requirements}"
         f" in {result.seconds:.0f} s"
