@@ -152,7 +152,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-tflite-cache-") as cache:
         out = args.out or Path(cache) / "out"
         out.mkdir(parents=True, exist_ok=True)
-        builds = [build(args, python, Path(cache), out) for python in pythons]
+        builds = []
+        for python in pythons:
+            builds.append(build(args, python, Path(cache), out))
+            b = builds[-1]  # a line per build: the whole run takes the better part of an hour
+            print(f"built CPython {python}: {b.wall_seconds} s, {b.wheel.name}", flush=True)
         report(builds)
         for b in builds:
             if Version(b.python) <= Version("3.11"):
