@@ -1,9 +1,9 @@
 """Benchmark: the smallest tflite-runtime for your models: size profiles and selective builds.
 
-Builds tflite-runtime from a TensorFlow tree for this interpreter's CPython in six
+Builds tflite-runtime from a TensorFlow tree for this interpreter's CPython in seven
 configurations (ccache makes the later ones quick): full/speed (upstream's flags), full/size,
-full/size-lto, selective/size for the smoke models with and without XNNPACK, and selective/size
-for one model.
+full/size-lto, selective/speed (upstream's flags, only the smoke models' operators),
+selective/size for the smoke models with and without XNNPACK, and selective/size for one model.
 Prints each wheel's and module's bytes, and per smoke model the median inference time against
 full/speed (alternating rounds, one run of this script). Targets (issue "The smallest runtime
 that runs your models"), cp312 linux_x86_64: full/size <= 1.9 MB; selective/size <= 1.5 MB with
@@ -50,6 +50,7 @@ def configs() -> list[Config]:
         Config("full/speed", ()),
         Config("full/size", size),
         Config("full/size-lto", ("--profile", "size-lto")),
+        Config("selective/speed", ("--ops-from", smoke)),
         Config("selective/size", (*size, "--ops-from", smoke)),
         Config("selective/size, no XNNPACK", (*size, "--ops-from", smoke, "--no-xnnpack")),
         Config("selective/size, one model", (*size, "--ops-from", one), (ONE_MODEL,)),
