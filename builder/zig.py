@@ -17,8 +17,9 @@ probes compilers in two ways zig does not answer as meson expects:
   family meson 1.3+ assumes for zig too.
 
 And one for size: zig hands both ``-Os`` and ``-Oz`` to clang as ``-Os``; where meson asks for
-``-Os`` (the ``size`` profile) the wrapper adds clang's own ``-Oz`` (``-Xclang -Oz``), which
-gcc's ``-Os`` is closer to (measured on numpy 1.26.4 sources: ``.text`` 8–12 % smaller).
+either (the ``size`` profile: meson's clang flags for ``minsize`` are ``-Oz``) the wrapper adds
+clang's own ``-Oz`` (``-Xclang -Oz``), which gcc's ``-Os`` is closer to (measured on numpy 1.26.4
+sources: ``.text`` 8–12 % smaller).
 
 numpy 2.x's meson also compiles a Cython sanity check against the ``python3`` that pkg-config
 finds, the system's (Debian's 3.11 here, even for a 3.12 build), whose ``pyconfig.h`` includes a
@@ -49,7 +50,7 @@ for arg in "$@"; do
   case "$arg" in
     -) target={arch}-linux-gnu ;;
     -Wl,--version) exec {zig} ld.lld --version ;;
-    -Os) size="-Xclang -Oz" ;;
+    -Os|-Oz) size="-Xclang -Oz" ;;
   esac
 done
 exec {zig} {tool} -target "$target" "$@" $size
@@ -75,7 +76,7 @@ def identity(arch: str, glibc: tuple[int, int]) -> str:
     """What decides the objects' bytes: zig's version and the target (part of the cache key)."""
     zig = zig_executable()
     version = run([zig, "version"], echo=False, log=False).output.strip()
-    return f"zig {version} cc/c++ -target {target(arch, glibc)} (clang -Oz for -Os), static libc++"
+    return f"zig {version} cc/c++ -target {target(arch, glibc)} (clang's -Oz for -Os/-Oz), static libc++"
 
 
 def compiler_environment(arch: str, glibc: tuple[int, int], directory: Path) -> dict[str, str]:

@@ -121,6 +121,30 @@ def test_zig_links_against_the_older_glibc_and_meson_probes_work(tmp_path: Path)
     assert macros.returncode == 0 and "__x86_64__" in macros.stdout
 
 
+LOOP = "int f(int *a, int n) { int s = 0; for (int i = 0; i < n; i++) { s += a[i] * a[i];\n" \
+    "if (a[i] > 100) s -= a[i] / 3; } return s; }\n"  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _zig_available(), reason="needs the ziglang package (the [zig] extra)")
+def test_the_wrapper_gives_clang_its_own_oz_for_mesons_size_flags(tmp_path: Path) -> None:
+    """meson asks clang for -Oz at buildtype=minsize (gcc: -Os); zig turns both into clang's
+    -Os. The wrapper adds clang's -Oz for either, so the objects are smaller than zig's own."""
+    env = compiler_environment("x86_64", (2, 28), tmp_path / "zig")
+    source = tmp_path / "loop.c"
+    source.write_text(LOOP)
+    target = ["-target", "x86_64-linux-gnu.2.28"]
+
+    def compiled(name: str, compiler: list[str], flag: str) -> bytes:
+        output = tmp_path / f"{name}.o"
+        subprocess.run([*compiler, flag, "-c", str(source), "-o", str(output)], check=True)
+        return output.read_bytes()
+
+    plain = compiled("plain", [str(zig_executable()), "cc", *target], "-Oz")
+    oz, os_ = (compiled(f"wrapped{f}", [env["CC"]], f) for f in ("-Oz", "-Os"))
+    assert oz == os_ and len(oz) < len(plain)
+
+
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_the_stack_report_names_the_glibc_the_stack_needs(tmp_path: Path) -> None:
     library = _library(tmp_path, ["cc"])
