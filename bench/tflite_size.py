@@ -10,7 +10,7 @@ that runs your models"), cp312 linux_x86_64: full/size <= 1.9 MB; selective/size
 XNNPACK, <= 800 KB without; the recommended configuration within 1.10x of full/speed.
 
 Run: python bench/tflite_size.py --source TREE --deps-dir DEPS --tf-version 2.21.0.dev0
-         [--out DIR] [--repeats 50] [--rounds 3]
+         [--out DIR] [--repeats 1000] [--rounds 5] [--measure-only]
 """
 
 from __future__ import annotations
@@ -59,9 +59,13 @@ def configs() -> list[Config]:
 
 def build(args: argparse.Namespace, config: Config, out: Path) -> Path:
     """Build one configuration into its own directory (full/speed and full/size wheels have
-    the same file name)."""
+    the same file name); with ``--measure-only``, take the wheel an earlier run built there."""
     out = out / config.name.replace("/", "-").replace(", ", "-").replace(" ", "-")
     report = out / "report.json"
+    if args.measure_only:
+        if not report.is_file():
+            raise SystemExit(f"--measure-only: no earlier build of {config.name} in {out}")
+        return Path(json.loads(report.read_text())["wheel_path"])
     command = [sys.executable, "-m", "builder", "build", "tflite-runtime", "--tf-version",
                args.tf_version, "--platform", "linux_x86_64", "--source", str(args.source),
                "--out", str(out), "--report", str(report), *config.flags]  # fmt: skip
@@ -110,9 +114,16 @@ def main() -> int:
     parser.add_argument("--deps-dir", type=Path, help="local CMake dependencies")
     parser.add_argument("--tf-version", required=True, help="e.g. 2.21.0.dev0")
     parser.add_argument("--out", type=Path, help="keep the wheels and reports here")
-    parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="time the wheels an earlier run built into --out, build nothing",
+    )
     args = parser.parse_args()
+    if args.measure_only and not args.out:
+        parser.error("--measure-only needs the --out of an earlier run")
     with tempfile.TemporaryDirectory(prefix="bench-tflite-size-out-") as tmp:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
