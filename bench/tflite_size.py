@@ -5,12 +5,14 @@ configurations (ccache makes the later ones quick): full/speed (upstream's flags
 full/size-lto, selective/speed (upstream's flags, only the smoke models' operators),
 selective/size for the smoke models with and without XNNPACK, and selective/size for one model.
 Prints each wheel's and module's bytes, and per smoke model the median inference time against
-full/speed (alternating rounds, one run of this script). Targets (issue "The smallest runtime
+full/speed: the median over rounds of each round's median (configurations alternate in each
+round, each in a fresh process: a process's code layout alone moves these 10-80 us inferences by
+up to 15 %, so few rounds are noise). Targets (issue "The smallest runtime
 that runs your models"), cp312 linux_x86_64: full/size <= 1.9 MB; selective/size <= 1.5 MB with
 XNNPACK, <= 800 KB without; the recommended configuration within 1.10x of full/speed.
 
 Run: python bench/tflite_size.py --source TREE --deps-dir DEPS --tf-version 2.21.0.dev0
-         [--out DIR] [--repeats 1000] [--rounds 5] [--measure-only]
+         [--out DIR] [--repeats 1000] [--rounds 15] [--measure-only]
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ def main() -> int:
     parser.add_argument("--tf-version", required=True, help="e.g. 2.21.0.dev0")
     parser.add_argument("--out", type=Path, help="keep the wheels and reports here")
     parser.add_argument("--repeats", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument(
         "--measure-only",
         action="store_true",
