@@ -145,8 +145,8 @@ def main() -> int:
     parser.add_argument("--platform", default="linux_x86_64")
     parser.add_argument("--python", action="append", help="CPython X.Y, in build order")
     parser.add_argument("--out", type=Path, help="keep the wheels and reports here")
-    parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     pythons = args.python or ["3.12", "3.13", "3.11"]
     with tempfile.TemporaryDirectory(prefix="bench-tflite-cache-") as cache:
