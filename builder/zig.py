@@ -76,7 +76,8 @@ def identity(arch: str, glibc: tuple[int, int]) -> str:
     """What decides the objects' bytes: zig's version and the target (part of the cache key)."""
     zig = zig_executable()
     version = run([zig, "version"], echo=False, log=False).output.strip()
-    return f"zig {version} cc/c++ -target {target(arch, glibc)} (clang's -Oz for -Os/-Oz), static libc++"
+    flags = "(clang's -Oz for -Os/-Oz), static libc++"
+    return f"zig {version} cc/c++ -target {target(arch, glibc)} {flags}"
 
 
 def compiler_environment(arch: str, glibc: tuple[int, int], directory: Path) -> dict[str, str]:

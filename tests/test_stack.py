@@ -148,9 +148,14 @@ def test_build_options_without_selective_and_selective_with_a_runtime_are_refuse
 ) -> None:
     out = tmp_path / "out"
     alone = run_cli("stack", "--tf-version", "2.21.0", "--out", out)
-    assert "--tf-version, --tf-source, --deps-dir and --no-xnnpack go with --selective" in (
+    assert "--tf-version, --tf-source, --deps-dir, --profile and --no-xnnpack go with" in (
         assert_one_line_error(alone)
     )
+    profile = run_cli("stack", "--profile", "speed", "--out", out)
+    assert "go with --selective" in assert_one_line_error(profile)
+    unknown = run_cli("stack", "--selective", "--profile", "fastest", "--out", out)
+    line = assert_one_line_error(unknown)
+    assert line.endswith("--profile fastest: the recipe has size, size-lto, speed"), line
     both = run_cli("stack", "--selective", "--runtime", "ai-edge-litert", "--out", out)
     line = assert_one_line_error(both)
     assert "--selective builds the runtime: give no --runtime/--runtime-wheel" in line

@@ -20,6 +20,7 @@ from ..stack import (
     StackResult,
     build_stack,
 )
+from ..tflite.recipe import load_tflite_recipe
 from ..zipwrite import ZOPFLI
 from . import _options
 from .verify import results_table
@@ -45,8 +46,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--selective",
         action="store_true",
-        help="build tflite-runtime here for exactly the --models' operators (size profile) and "
-        "stack it: the smallest stack for your models",
+        help="build tflite-runtime here for exactly the --models' operators and stack it: the "
+        "smallest stack for your models",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="with --selective: the runtime's compiler flags from recipes/tflite-runtime.toml "
+        "(default size, the smallest; speed keeps upstream's flags and their latency)",
     )
     parser.add_argument(
         "--tf-version",
@@ -123,19 +130,25 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _selective(args: argparse.Namespace) -> SelectiveBuild | None:
-    build_flags = (args.tf_version, args.tf_source, args.deps_dir)
+    build_flags = (args.tf_version, args.tf_source, args.deps_dir, args.profile)
     if not args.selective:
         if any(build_flags) or not args.xnnpack:
             raise ArgumentError(
-                "--tf-version, --tf-source, --deps-dir and --no-xnnpack go with --selective"
+                "--tf-version, --tf-source, --deps-dir, --profile and --no-xnnpack go with "
+                "--selective"
             )
         return None
     if args.runtime is not None or args.runtime_wheel is not None:
         raise ArgumentError("--selective builds the runtime: give no --runtime/--runtime-wheel")
+    profiles = load_tflite_recipe().profiles
+    if args.profile is not None and args.profile not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise ArgumentError(f"--profile {args.profile}: the recipe has {known}")
     return SelectiveBuild(
         tf_version=args.tf_version,
         source=args.tf_source,
         deps_dir=args.deps_dir,
+        profile=args.profile or "size",
         xnnpack=args.xnnpack,
     )
 
