@@ -147,6 +147,7 @@ def check_models(registered: Registered, models: Iterable[Path]) -> None:
         if missing:
             raise VerificationError(
                 f"{path.name} needs {missing}; this runtime ({registered.label}) was built for "
-                f"{registered.count} operators of {', '.join(registered.models)}: rebuild it "
+                f"{registered.count} operator{'s' if registered.count != 1 else ''} of "
+                f"{', '.join(registered.models)}: rebuild it "
                 "with --ops-from including this model"
             )

@@ -106,7 +106,7 @@ def test_a_selective_runtime_refuses_a_model_it_cannot_run(tmp_path: Path) -> No
         check_models(registered, [SMOKE_DIR / "cnn_float32.tflite"])
     assert str(caught.value) == (
         "cnn_float32.tflite needs CONV_2D v1; this runtime (2.21.0+ops.1234abcd) was built for "
-        "1 operators of lstm_stateful.tflite: rebuild it with --ops-from including this model"
+        "1 operator of lstm_stateful.tflite: rebuild it with --ops-from including this model"
     )
     # A newer version of an operator the runtime has: refused too, naming the version.
     int8 = SMOKE_DIR / "cnn_int8.tflite"

@@ -735,6 +735,6 @@ def test_a_selective_size_runtime_without_xnnpack_registers_only_its_models_oper
     err = capsys.readouterr().err
     assert (
         f"error: cnn_float32.tflite needs CONV_2D v1; this runtime (2.21.0.dev0+{label}) was "
-        "built for 1 operators of lstm_stateful.tflite" in " ".join(err.split())
+        "built for 1 operator of lstm_stateful.tflite" in " ".join(err.split())
     )
     assert "creating environment" not in err, "refused before any environment exists"
