@@ -128,7 +128,11 @@ def test_a_runtime_no_index_has_builds_the_stack(runtime_wheel: Path, tmp_path: 
     built = wheel.write(tmp_path / "built")
     before = sha256_file(built)
     out = tmp_path / "out"
-    proc = cli("stack", "--runtime-wheel", built, "--numpy-from", "pypi", "--out", out)
+    # zlib: the stack fixture above covers zopfli; here it would cost ~60 s for nothing
+    proc = cli(
+        "stack", "--runtime-wheel", built, "--numpy-from", "pypi", "--compress", "deflate",
+        "--out", out,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / REPORT).read_text())
     runtime = next(w for w in report["wheels"] if w["name"] == "tflite-runtime")
