@@ -20,7 +20,6 @@ from ..stack import (
     StackResult,
     build_stack,
 )
-from ..tflite.recipe import load_tflite_recipe
 from ..zipwrite import ZOPFLI
 from . import _options
 from .verify import results_table
@@ -140,10 +139,6 @@ def _selective(args: argparse.Namespace) -> SelectiveBuild | None:
         return None
     if args.runtime is not None or args.runtime_wheel is not None:
         raise ArgumentError("--selective builds the runtime: give no --runtime/--runtime-wheel")
-    profiles = load_tflite_recipe().profiles
-    if args.profile is not None and args.profile not in profiles:
-        known = ", ".join(sorted(profiles))
-        raise ArgumentError(f"--profile {args.profile}: the recipe has {known}")
     return SelectiveBuild(
         tf_version=args.tf_version,
         source=args.tf_source,
